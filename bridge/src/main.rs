@@ -1,1 +1,114 @@
-fn main(){}
+//! `ferry-bridge`: serves one user handler over gRPC.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, ValueEnum};
+use ferry_bridge::host::python::PythonHost;
+use ferry_bridge::{Handler, ListenAddr, server};
+use tokio::io::AsyncReadExt;
+
+#[derive(Debug, Parser)]
+#[command(name = "ferry-bridge", version, about = "Serves a ferry handler over gRPC")]
+struct Args {
+    /// Language of the handler.
+    #[arg(long, value_enum)]
+    language: Language,
+    /// The handler: a .py file, a directory with handler.py, or a LetsData
+    /// project directory (one holding letsdata_interfaces/).
+    #[arg(long)]
+    handler: PathBuf,
+    /// Where to listen: unix:/path/to.sock or tcp:HOST:PORT.
+    #[arg(long)]
+    listen: ListenAddr,
+    /// Bearer token clients must present; required for non-loopback TCP.
+    #[arg(long, env = "FERRY_BRIDGE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Stop when standard input closes, so the bridge never outlives the
+    /// process that started it.
+    #[arg(long)]
+    exit_on_stdin_eof: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Language {
+    Python,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let handler: Arc<dyn Handler> = match args.language {
+        Language::Python => match PythonHost::start(&args.handler) {
+            Ok(host) => Arc::new(host),
+            Err(err) => {
+                eprintln!("ferry-bridge: {err}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    match handler.description() {
+        Ok(description) => tracing::info!(
+            runtime = %description.runtime_version,
+            digest = %description.digest,
+            "handler loaded"
+        ),
+        // Keep serving: the handshake reports the failure to the client.
+        Err(failure) => tracing::error!(error = %failure.message, details = %failure.details, "handler failed to load"),
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("ferry-bridge: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(server::serve(
+        handler,
+        args.listen,
+        args.token,
+        // The parent reads this line to learn the bridge is ready.
+        |addr| println!("ferry-bridge listening on {addr}"),
+        shutdown_signal(args.exit_on_stdin_eof),
+    ));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ferry-bridge: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal(exit_on_stdin_eof: bool) {
+    let stdin_closed = async {
+        if exit_on_stdin_eof {
+            let mut sink = [0_u8; 64];
+            let mut stdin = tokio::io::stdin();
+            while matches!(stdin.read(&mut sink).await, Ok(n) if n > 0) {}
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+        _ = stdin_closed => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -4,13 +4,11 @@
 //! Generated code lives here and nowhere else; other crates use it as
 //! `ferry_proto::pb`.
 
-#[doc(hidden)]
-pub mod generated {
+/// Generated messages, enums, client and server of `ferry.bridge.v1`.
+pub mod pb {
     #![allow(missing_debug_implementations, unused_qualifications, clippy::all)]
     tonic::include_proto!("ferry.bridge.v1");
 }
-
-pub use generated as pb;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: pb::ProtocolVersion = pb::ProtocolVersion::ProtocolVersion1;

@@ -1,0 +1,335 @@
+//! Turns what the user's Python code returned (or raised) into protocol
+//! outcomes.
+//!
+//! Results are read by duck typing, through the attribute names of the
+//! LetsData document model, so classes from the ferry SDK, from a LetsData
+//! project's own `letsdata_interfaces` copy, or any look-alike all work.
+//! A result of the wrong shape is the user's error for that record, never a
+//! failure of the batch.
+
+use std::collections::BTreeMap;
+
+use ferry_proto::pb;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use pyo3::{PyErr, intern};
+
+use super::json;
+use crate::handler::user_error_outcome;
+
+/// Keys the flat document form writes itself, ahead of the key-values map.
+const RESERVED_KEYS: [&str; 4] = ["documentId", "recordType", "partitionKey", "documentMetadata"];
+
+/// Error type reported when user code returns something ferry cannot read.
+pub const INVALID_RESULT: &str = "InvalidHandlerResult";
+
+/// Formats Python exceptions as user errors. Holds `traceback.format_exception`.
+#[derive(Debug)]
+pub struct ErrorFormatter {
+    format_exception: Py<PyAny>,
+}
+
+impl ErrorFormatter {
+    pub fn new(py: Python<'_>) -> PyResult<Self> {
+        let format_exception = py.import("traceback")?.getattr("format_exception")?.unbind();
+        Ok(Self { format_exception })
+    }
+
+    /// The outcome for an exception raised by user code.
+    pub fn outcome(&self, py: Python<'_>, err: &PyErr) -> pb::Outcome {
+        let value = err.value(py);
+        let error_type = err
+            .get_type(py)
+            .qualname()
+            .map(|name| name.to_string())
+            .unwrap_or_else(|_| "Exception".to_owned());
+        let message = value.str().map(|text| text.to_string()).unwrap_or_default();
+        let traceback = self
+            .format_exception
+            .call1(py, (value,))
+            .and_then(|lines| Ok(lines.bind(py).cast::<pyo3::types::PyList>()?.iter().map(|line| line.to_string()).collect::<String>()))
+            .unwrap_or_default();
+        let retryable = value
+            .getattr_opt(intern!(py, "retryable"))
+            .ok()
+            .flatten()
+            .is_some_and(|flag| flag.is_truthy().unwrap_or(false));
+        user_error_outcome(error_type, message, traceback, retryable)
+    }
+}
+
+/// The outcome of a function that returns a string.
+pub fn text(result: &Bound<'_, PyAny>, function: &str) -> pb::Outcome {
+    match result.cast::<PyString>().map(|text| text.to_str()) {
+        Ok(Ok(text)) => outcome(pb::outcome::Result::Text(text.to_owned())),
+        _ => invalid(format!("{function} returned {}; expected a str", type_name(result))),
+    }
+}
+
+/// The outcome of getRecordStartPattern / getRecordEndPattern.
+pub fn hint(result: &Bound<'_, PyAny>, function: &str) -> pb::Outcome {
+    match read_hint(result) {
+        Ok(hint) => outcome(pb::outcome::Result::Hint(hint)),
+        Err(reason) => invalid(format!("{function} returned an invalid RecordParseHint: {reason}")),
+    }
+}
+
+fn read_hint(result: &Bound<'_, PyAny>) -> Result<pb::RecordParseHint, String> {
+    let py = result.py();
+    let kind = enum_text(&required_attr(result, intern!(py, "recordHintType"))?)?;
+    match kind.to_ascii_uppercase().as_str() {
+        "PATTERN" => {
+            let pattern = required_attr(result, intern!(py, "pattern"))?;
+            let pattern = pattern
+                .cast::<PyString>()
+                .map_err(|_| "pattern must be a str".to_owned())?
+                .to_str()
+                .map_err(|err| err.to_string())?;
+            if pattern.is_empty() {
+                return Err("pattern is empty".to_owned());
+            }
+            Ok(pb::RecordParseHint {
+                hint_type: pb::RecordHintType::Pattern.into(),
+                pattern: pattern.as_bytes().to_vec().into(),
+                offset: 0,
+            })
+        }
+        "OFFSET" => {
+            let offset = required_attr(result, intern!(py, "offset"))?
+                .extract::<i64>()
+                .map_err(|_| "offset must be an int".to_owned())?;
+            Ok(pb::RecordParseHint {
+                hint_type: pb::RecordHintType::Offset.into(),
+                pattern: Default::default(),
+                offset,
+            })
+        }
+        other => Err(format!("recordHintType is {other:?}; expected PATTERN or OFFSET")),
+    }
+}
+
+/// The outcome of parseDocument and the other readers.
+pub fn parse_result(result: &Bound<'_, PyAny>, function: &str) -> pb::Outcome {
+    match read_parse_result(result) {
+        Ok(parsed) => outcome(pb::outcome::Result::Parsed(parsed)),
+        Err(ReadError::Invalid(reason)) => {
+            invalid(format!("{function} returned an invalid ParseDocumentResult: {reason}"))
+        }
+        Err(ReadError::Python(err)) => {
+            let py = result.py();
+            let error_type = err
+                .get_type(py)
+                .qualname()
+                .map(|name| name.to_string())
+                .unwrap_or_else(|_| INVALID_RESULT.to_owned());
+            user_error_outcome(
+                error_type,
+                format!("{function} returned a document that cannot be serialized: {}", err.value(py)),
+                String::new(),
+                false,
+            )
+        }
+    }
+}
+
+enum ReadError {
+    Invalid(String),
+    Python(PyErr),
+}
+
+impl From<String> for ReadError {
+    fn from(reason: String) -> Self {
+        ReadError::Invalid(reason)
+    }
+}
+
+impl From<PyErr> for ReadError {
+    fn from(err: PyErr) -> Self {
+        ReadError::Python(err)
+    }
+}
+
+fn read_parse_result(result: &Bound<'_, PyAny>) -> Result<pb::ParseDocumentResult, ReadError> {
+    let py = result.py();
+    if result.is_none() {
+        return Err("got None".to_owned().into());
+    }
+    let status = match enum_text(&required_attr(result, intern!(py, "status"))?)?
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "SUCCESS" => pb::ParseStatus::Success,
+        "ERROR" => pb::ParseStatus::Error,
+        "SKIP" => pb::ParseStatus::Skip,
+        other => return Err(format!("status is {other:?}; expected SUCCESS, ERROR or SKIP").into()),
+    };
+    let next_record_type = optional_text(result, intern!(py, "nextRecordType"))?;
+    let document = match result.getattr_opt(intern!(py, "document"))? {
+        Some(document) if !document.is_none() => Some(read_document(&document)?),
+        _ => None,
+    };
+    if status == pb::ParseStatus::Success && document.is_none() {
+        return Err("status is SUCCESS but document is None".to_owned().into());
+    }
+    Ok(pb::ParseDocumentResult { status: status.into(), next_record_type, document })
+}
+
+fn read_document(document: &Bound<'_, PyAny>) -> Result<pb::Document, ReadError> {
+    let py = document.py();
+    let document_type = match document.getattr_opt(intern!(py, "documentType"))? {
+        Some(kind) if !kind.is_none() => match enum_text(&kind)?.as_str() {
+            "Document" => pb::DocumentType::Document,
+            "ErrorDoc" => pb::DocumentType::ErrorDoc,
+            "SkipDoc" => pb::DocumentType::SkipDoc,
+            other => {
+                return Err(format!(
+                    "documentType is {other:?}; expected Document, ErrorDoc or SkipDoc"
+                )
+                .into());
+            }
+        },
+        _ => pb::DocumentType::Document,
+    };
+    let id = attr_or_none(document, intern!(py, "documentId"))?;
+    let record_type = attr_or_none(document, intern!(py, "recordType"))?;
+    let partition_key = attr_or_none(document, intern!(py, "partitionKey"))?;
+    let metadata = attr_or_none(document, intern!(py, "documentMetadata"))?;
+    let key_values = attr_or_none(document, intern!(py, "documentKeyValuesMap"))?;
+
+    let mut flat = Vec::with_capacity(256);
+    flat.extend_from_slice(b"{\"documentId\":");
+    json::write_value(&id, &mut flat)?;
+    flat.extend_from_slice(b",\"recordType\":");
+    json::write_value(&record_type, &mut flat)?;
+    flat.extend_from_slice(b",\"partitionKey\":");
+    json::write_value(&partition_key, &mut flat)?;
+    flat.extend_from_slice(b",\"documentMetadata\":");
+    if metadata.is_none() {
+        flat.extend_from_slice(b"{}");
+    } else {
+        json::write_value(&metadata, &mut flat)?;
+    }
+    if !key_values.is_none() {
+        let map = key_values
+            .cast::<PyDict>()
+            .map_err(|_| PyTypeError::new_err("documentKeyValuesMap must be a dict"))?;
+        json::write_dict_entries(map, &RESERVED_KEYS, &mut flat)?;
+    }
+    flat.push(b'}');
+
+    let message_attr = match document_type {
+        pb::DocumentType::SkipDoc => Some(intern!(py, "skipMessage")),
+        pb::DocumentType::ErrorDoc => Some(intern!(py, "errorMessage")),
+        _ => None,
+    };
+    let message = match message_attr {
+        Some(name) => optional_text(document, name)?.unwrap_or_default(),
+        None => String::new(),
+    };
+    Ok(pb::Document {
+        document_type: document_type.into(),
+        document_id: text_or_empty(&id)?,
+        record_type: text_or_empty(&record_type)?,
+        partition_key: text_or_empty(&partition_key)?,
+        flat_json: flat.into(),
+        message,
+        start_offsets: offsets(document, intern!(py, "errorStartoffsetMap"))?,
+        end_offsets: offsets(document, intern!(py, "errorEndoffsetMap"))?,
+    })
+}
+
+/// An offset map of an ErrorDoc or SkipDoc; values become strings, as the
+/// Java contract types them.
+fn offsets(
+    document: &Bound<'_, PyAny>,
+    name: &Bound<'_, PyString>,
+) -> Result<BTreeMap<String, String>, ReadError> {
+    let value = attr_or_none(document, name)?;
+    if value.is_none() {
+        return Ok(BTreeMap::new());
+    }
+    let map = value
+        .cast::<PyDict>()
+        .map_err(|_| format!("{name} must be a dict"))?;
+    let mut offsets = BTreeMap::new();
+    for (key, value) in map.iter() {
+        offsets.insert(key.str()?.to_string(), value.str()?.to_string());
+    }
+    Ok(offsets)
+}
+
+/// The text of a str-valued field; other scalars are rendered as JSON so
+/// an int document id still reaches the sinks.
+fn text_or_empty(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    if value.is_none() {
+        return Ok(String::new());
+    }
+    if let Ok(text) = value.cast::<PyString>() {
+        return Ok(text.to_str()?.to_owned());
+    }
+    let mut rendered = Vec::new();
+    json::write_value(value, &mut rendered)?;
+    Ok(String::from_utf8_lossy(&rendered).into_owned())
+}
+
+fn optional_text(
+    object: &Bound<'_, PyAny>,
+    name: &Bound<'_, PyString>,
+) -> Result<Option<String>, ReadError> {
+    let value = attr_or_none(object, name)?;
+    if value.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(enum_text(&value)?))
+}
+
+/// The text of an enum member or string: a str (or str-valued enum) as is,
+/// otherwise the member's `value`, otherwise its `name`.
+fn enum_text(value: &Bound<'_, PyAny>) -> Result<String, String> {
+    if let Ok(text) = value.cast::<PyString>() {
+        return text.to_str().map(str::to_owned).map_err(|err| err.to_string());
+    }
+    let py = value.py();
+    for field in [intern!(py, "value"), intern!(py, "name")] {
+        if let Ok(Some(inner)) = value.getattr_opt(field)
+            && let Ok(text) = inner.cast::<PyString>()
+        {
+            return text.to_str().map(str::to_owned).map_err(|err| err.to_string());
+        }
+    }
+    Err(format!("{} is not a str or enum member", type_name(value)))
+}
+
+fn required_attr<'py>(
+    object: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+) -> Result<Bound<'py, PyAny>, String> {
+    match object.getattr_opt(name) {
+        Ok(Some(value)) => Ok(value),
+        _ => Err(format!("{} has no attribute {name}", type_name(object))),
+    }
+}
+
+fn attr_or_none<'py>(
+    object: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(object.getattr_opt(name)?.unwrap_or_else(|| object.py().None().into_bound(object.py())))
+}
+
+fn type_name(value: &Bound<'_, PyAny>) -> String {
+    value
+        .get_type()
+        .name()
+        .map(|name| name.to_string())
+        .unwrap_or_else(|_| "object".to_owned())
+}
+
+fn outcome(result: pb::outcome::Result) -> pb::Outcome {
+    pb::Outcome { result: Some(result) }
+}
+
+fn invalid(message: String) -> pb::Outcome {
+    user_error_outcome(INVALID_RESULT, message, String::new(), false)
+}
