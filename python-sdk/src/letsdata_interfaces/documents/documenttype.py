@@ -1,0 +1,5 @@
+"""LetsData module path; re-exports :mod:`ferry.documents`."""
+
+from ferry.documents import DocumentType
+
+__all__ = ["DocumentType"]

@@ -1,0 +1,5 @@
+"""LetsData module path; re-exports :mod:`ferry.results`."""
+
+from ferry.results import ParseDocumentResult
+
+__all__ = ["ParseDocumentResult"]

@@ -1,0 +1,5 @@
+"""LetsData module path; re-exports :mod:`ferry.interfaces`."""
+
+from ferry.interfaces import SingleFileParser
+
+__all__ = ["SingleFileParser"]

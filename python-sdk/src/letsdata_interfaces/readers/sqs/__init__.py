@@ -1,0 +1,1 @@
+"""LetsData-compatible re-exports (see :mod:`letsdata_interfaces`)."""

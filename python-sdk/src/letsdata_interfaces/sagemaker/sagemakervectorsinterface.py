@@ -1,0 +1,5 @@
+"""LetsData module path; re-exports :mod:`ferry.interfaces`."""
+
+from ferry.interfaces import SagemakerVectorsInterface
+
+__all__ = ["SagemakerVectorsInterface"]

@@ -1,0 +1,212 @@
+//! Enum values in a dataset file: how they are compared, and which ones
+//! this build accepts.
+//!
+//! LetsData spells its enum values several ways (`"Single File Reader"`,
+//! `"SINGLEFILEREADER"`, `"KINESIS"`, `"Lambda"`, `"LAMBDA_AND_SAGEMAKER"`),
+//! so values are compared after [`normalise`], the only place that decides
+//! what counts as the same spelling. Each table lists every value LetsData
+//! defines, so that a value this build cannot run gets "not available in
+//! this build" rather than "unknown".
+
+use super::Language;
+
+/// Lowercases `value` and drops whitespace, underscores and hyphens, so that
+/// `"Single File Reader"`, `"SINGLEFILEREADER"` and `"single_file_reader"`
+/// compare equal.
+pub(super) fn normalise(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| !(c.is_whitespace() || *c == '_' || *c == '-'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The values one enum field accepts.
+#[derive(Debug)]
+pub(super) struct Choices<T: 'static> {
+    /// Every recognised value, by its canonical spelling, in the order error
+    /// messages list them; `None` marks a value this build does not run.
+    entries: &'static [(&'static str, Option<T>)],
+}
+
+impl<T: Copy> Choices<T> {
+    const fn new(entries: &'static [(&'static str, Option<T>)]) -> Self {
+        Self { entries }
+    }
+
+    /// The value `given` names, or the message for an issue saying why it
+    /// cannot be used.
+    pub(super) fn pick(&self, given: &str) -> Result<T, String> {
+        let wanted = normalise(given);
+        match self
+            .entries
+            .iter()
+            .find(|(name, _)| normalise(name) == wanted)
+        {
+            Some((_, Some(value))) => Ok(*value),
+            Some((_, None)) => Err(format!(
+                "{given:?} is not available in this build; available: {}",
+                self.names(|available| available.is_some())
+            )),
+            None => Err(format!(
+                "expected one of: {}; got {given:?}",
+                self.names(|_| true)
+            )),
+        }
+    }
+
+    /// The canonical spelling of `given` when it is a recognised value,
+    /// available in this build or not.
+    pub(super) fn canonical(&self, given: &str) -> Option<&'static str> {
+        let wanted = normalise(given);
+        self.entries
+            .iter()
+            .map(|(name, _)| *name)
+            .find(|name| normalise(name) == wanted)
+    }
+
+    fn names(&self, keep: impl Fn(&Option<T>) -> bool) -> String {
+        let names: Vec<&str> = self
+            .entries
+            .iter()
+            .filter(|(_, value)| keep(value))
+            .map(|(name, _)| *name)
+            .collect();
+        names.join(", ")
+    }
+}
+
+/// Where a read connector reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReadDestination {
+    /// Files in a local directory.
+    File,
+}
+
+/// `readConnector.connectorDestination`.
+pub(super) static READ_DESTINATIONS: Choices<ReadDestination> = Choices::new(&[
+    ("File", Some(ReadDestination::File)),
+    ("S3", None),
+    ("Kinesis", None),
+    ("SQS", None),
+    ("DynamoDBStreams", None),
+    ("DynamoDB", None),
+]);
+
+/// How a read connector turns files into records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReaderType {
+    /// Each manifest entry is one file, read start to end.
+    SingleFileReader,
+}
+
+/// `readConnector.readerType` and `manifestFile.readerType`.
+pub(super) static READER_TYPES: Choices<ReaderType> = Choices::new(&[
+    ("SingleFileReader", Some(ReaderType::SingleFileReader)),
+    ("KinesisStreamReader", None),
+    ("SingleFileStateMachineReader", None),
+    ("MultipleFileStateMachineReader", None),
+    ("SparkReader", None),
+]);
+
+/// `readConnector.artifactImplementationLanguage`.
+pub(super) static LANGUAGES: Choices<Language> = Choices::new(&[
+    ("Python", Some(Language::Python)),
+    ("Javascript", None),
+    ("Rust", None),
+]);
+
+/// Where a write connector writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum WriteDestination {
+    /// Files in a local directory.
+    File,
+}
+
+/// `writeConnector.connectorDestination`.
+pub(super) static WRITE_DESTINATIONS: Choices<WriteDestination> = Choices::new(&[
+    ("File", Some(WriteDestination::File)),
+    ("Kinesis", None),
+    ("SQS", None),
+    ("DynamoDB", None),
+    ("S3", None),
+    ("Kafka", None),
+]);
+
+/// Where an error connector writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ErrorDestination {
+    /// Files in a local directory.
+    Folder,
+}
+
+/// `errorConnector.connectorDestination`.
+pub(super) static ERROR_DESTINATIONS: Choices<ErrorDestination> =
+    Choices::new(&[("Folder", Some(ErrorDestination::Folder)), ("S3", None)]);
+
+/// What runs the tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ComputeEngineType {
+    /// Tasks run in this process, handlers in local bridge processes.
+    Local,
+}
+
+/// `computeEngine.computeEngineType`.
+pub(super) static COMPUTE_ENGINE_TYPES: Choices<ComputeEngineType> = Choices::new(&[
+    ("Local", Some(ComputeEngineType::Local)),
+    ("Lambda", None),
+    ("LAMBDA_AND_SAGEMAKER", None),
+]);
+
+/// What a manifest file lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ManifestType {
+    /// A list of files, given by `fileContents` or `glob`.
+    FileList,
+}
+
+/// `manifestFile.manifestType`.
+pub(super) static MANIFEST_TYPES: Choices<ManifestType> = Choices::new(&[
+    ("S3ReaderTextManifestFile", Some(ManifestType::FileList)),
+    ("LocalFileManifest", Some(ManifestType::FileList)),
+    ("KinesisStreamReaderManifest", None),
+    ("DynamoDBStreamReaderManifest", None),
+]);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_that_differ_only_in_case_spaces_underscores_and_hyphens_are_equal() {
+        for given in [
+            "Single File Reader",
+            "SINGLEFILEREADER",
+            "single_file_reader",
+            "single-file-reader",
+        ] {
+            assert_eq!(READER_TYPES.pick(given), Ok(ReaderType::SingleFileReader));
+        }
+        assert_eq!(
+            COMPUTE_ENGINE_TYPES.canonical("lambda and sagemaker"),
+            Some("LAMBDA_AND_SAGEMAKER")
+        );
+    }
+
+    #[test]
+    fn recognised_but_unavailable_values_name_what_is_available() {
+        assert_eq!(
+            WRITE_DESTINATIONS.pick("kafka"),
+            Err(r#""kafka" is not available in this build; available: File"#.to_owned())
+        );
+    }
+
+    #[test]
+    fn unknown_values_list_every_recognised_value() {
+        assert_eq!(
+            ERROR_DESTINATIONS.pick("Fold"),
+            Err(r#"expected one of: Folder, S3; got "Fold""#.to_owned())
+        );
+        assert_eq!(MANIFEST_TYPES.canonical("Fold"), None);
+    }
+}

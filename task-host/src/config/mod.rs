@@ -1,0 +1,248 @@
+//! Dataset configuration: the dataset JSON file read, checked and turned
+//! into a [`DatasetConfig`].
+//!
+//! # Contract
+//!
+//! - **Field names are LetsData's.** A LetsData dataset file's field names
+//!   are accepted as they are, including the AWS ones the local engine does
+//!   not use (`region`, `accessGrantRoleArn`, `customerAccountForAccess`,
+//!   `interfaceECRImagePath`, ...). Any other field, at any level, is an
+//!   error.
+//! - **Enum values** compare ignoring case, whitespace, `_` and `-`
+//!   (`"Single File Reader"` is `"SINGLEFILEREADER"`). LetsData values this
+//!   build cannot run (`S3`, `Kinesis`, `Lambda`, ...) are refused as "not
+//!   available in this build", naming what is.
+//! - **A connector's destination decides its fields**: `connectorDestination`
+//!   is read first and the object is then parsed as that destination's
+//!   connector. This build has `File` to read, `File` to write and `Folder`
+//!   for errors, and runs on the `Local` compute engine.
+//! - **Paths** are relative to the dataset file's directory. The handler
+//!   and the read directory must exist and are stored canonical. The write
+//!   and error directories need not exist (they are created at run time)
+//!   but must not be anything other than a directory; the read, write and
+//!   error directories must be three different directories.
+//! - **The manifest is resolved here**: to the files it names, each checked
+//!   to exist, in manifest order; or for a `glob`, to the regular files it
+//!   matches (`*` stays within one directory, dot files need a literal `.`),
+//!   sorted by name. At least one file.
+//! - **Every problem is reported**, not only the first: unknown fields,
+//!   wrong JSON types, missing or invalid values, each under its JSON path
+//!   (see [`ConfigIssue`]). A configuration is built only when there are
+//!   none.
+//!
+//! The steps are parse (JSON into the structs of `raw`, by `parse`), then
+//! validate and build (`validate`, with `manifest` for the manifest).
+
+mod choices;
+mod error;
+mod issues;
+mod manifest;
+mod parse;
+mod paths;
+mod raw;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::{ConfigError, ConfigIssue};
+
+/// Reads, parses and validates the dataset file at `path`.
+pub fn load(path: &Path) -> Result<DatasetConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    parse_str(&text, path)
+}
+
+/// Parses and validates `text` as the contents of `dataset_file`: relative
+/// paths resolve against `dataset_file`'s directory, which is read (the
+/// handler, the data files) but `dataset_file` itself is not.
+pub fn parse_str(text: &str, dataset_file: &Path) -> Result<DatasetConfig, ConfigError> {
+    let root: serde_json::Value =
+        serde_json::from_str(text).map_err(|err| json_error(&err, dataset_file))?;
+    validate::dataset(root, dataset_file).map_err(|issues| ConfigError::Invalid {
+        file: dataset_file.to_path_buf(),
+        issues,
+    })
+}
+
+fn json_error(err: &serde_json::Error, dataset_file: &Path) -> ConfigError {
+    let (line, column) = (err.line(), err.column());
+    let full = err.to_string();
+    let message = full
+        .strip_suffix(&format!(" at line {line} column {column}"))
+        .unwrap_or(&full)
+        .to_owned();
+    ConfigError::Json {
+        file: dataset_file.to_path_buf(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// A validated dataset configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetConfig {
+    /// `datasetName`: 1 to 128 characters of `A-Z a-z 0-9 . _ -`.
+    pub name: String,
+    /// The LetsData AWS fields, kept for reference; unused locally.
+    pub aws: LetsDataAccount,
+    /// Where records come from.
+    pub read: ReadConnector,
+    /// The files to read, in the order to read them; never empty.
+    pub manifest: Vec<ManifestEntry>,
+    /// Where documents go.
+    pub write: WriteConnector,
+    /// Where failed records go.
+    pub error: ErrorConnector,
+    /// How tasks run.
+    pub compute: ComputeEngine,
+}
+
+/// The AWS account fields of a LetsData dataset file, as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LetsDataAccount {
+    /// `region`: an AWS region name such as `us-east-1`.
+    pub region: Option<String>,
+    /// `accessGrantRoleArn`: the IAM role LetsData assumes.
+    pub access_grant_role_arn: Option<String>,
+    /// `customerAccountForAccess`: the customer's AWS account id.
+    pub customer_account_for_access: Option<String>,
+}
+
+/// Where records come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadConnector {
+    /// Files in a local directory (`connectorDestination: "File"`).
+    File(FileReadConnector),
+}
+
+/// A read connector over files in a local directory, each read whole by
+/// the single file reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileReadConnector {
+    /// The user code that turns records into documents.
+    pub handler: HandlerSpec,
+    /// The directory manifest names are relative to; canonical.
+    pub directory: PathBuf,
+}
+
+/// The user's handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerSpec {
+    /// `artifactImplementationLanguage`.
+    pub language: Language,
+    /// `handlerPath`: the handler file or package directory; canonical.
+    pub path: PathBuf,
+}
+
+/// The language a handler is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Language {
+    /// Run by the Python bridge.
+    Python,
+}
+
+/// One file of the manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestEntry {
+    /// The name as the manifest line wrote it (trimmed), or for a glob
+    /// match the path below the read directory, '/'-separated.
+    pub name: String,
+    /// The file, absolute.
+    pub path: PathBuf,
+}
+
+/// Where documents go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteConnector {
+    /// Files in a local directory (`connectorDestination: "File"`).
+    File {
+        /// Absolute; may not exist yet.
+        directory: PathBuf,
+    },
+}
+
+/// Where failed records go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorConnector {
+    /// Files in a local directory (`connectorDestination: "Folder"`).
+    Folder {
+        /// Absolute; may not exist yet.
+        directory: PathBuf,
+    },
+}
+
+impl ErrorConnector {
+    /// The error directory when the dataset file has no `errorConnector`,
+    /// relative to the dataset file's directory.
+    pub const DEFAULT_DIRECTORY: &str = "errors";
+}
+
+/// How tasks run on the local compute engine. Each field's JSON name is in
+/// its doc; a missing field takes the default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComputeEngine {
+    /// `concurrency`: tasks run at once.
+    pub concurrency: usize,
+    /// `batchSize`: records per bridge call, at most.
+    pub batch_size: usize,
+    /// `maxBatchBytes`: bytes of record payload per bridge call, at most (a
+    /// batch is cut at whichever of this and `batch_size` comes first).
+    pub max_batch_bytes: usize,
+    /// `maxInFlightBatches`: batches sent to a bridge and not yet answered,
+    /// per task.
+    pub max_in_flight_batches: usize,
+    /// `checkpointIntervalMs` (milliseconds): time between checkpoints.
+    pub checkpoint_interval: Duration,
+    /// `bridgeProcesses`: handler processes shared by all tasks; at most
+    /// `concurrency`.
+    pub bridge_processes: usize,
+}
+
+impl ComputeEngine {
+    /// Tasks.
+    pub const DEFAULT_CONCURRENCY: usize = 2;
+    /// Tasks.
+    pub const CONCURRENCY_RANGE: RangeInclusive<usize> = 1..=64;
+    /// Records.
+    pub const DEFAULT_BATCH_SIZE: usize = 256;
+    /// Records.
+    pub const BATCH_SIZE_RANGE: RangeInclusive<usize> = 1..=10_000;
+    /// Bytes (4 MiB).
+    pub const DEFAULT_MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+    /// Bytes (1 KiB to 32 MiB).
+    pub const MAX_BATCH_BYTES_RANGE: RangeInclusive<usize> = 1024..=32 * 1024 * 1024;
+    /// Batches per task.
+    pub const DEFAULT_MAX_IN_FLIGHT_BATCHES: usize = 4;
+    /// Batches per task.
+    pub const MAX_IN_FLIGHT_BATCHES_RANGE: RangeInclusive<usize> = 1..=64;
+    /// Milliseconds.
+    pub const DEFAULT_CHECKPOINT_INTERVAL_MS: usize = 1_000;
+    /// Milliseconds (100 ms to 10 minutes).
+    pub const CHECKPOINT_INTERVAL_MS_RANGE: RangeInclusive<usize> = 100..=600_000;
+    /// Processes.
+    pub const DEFAULT_BRIDGE_PROCESSES: usize = 1;
+    /// Processes; also at most `concurrency`.
+    pub const BRIDGE_PROCESSES_RANGE: RangeInclusive<usize> = 1..=64;
+}
+
+impl Default for ComputeEngine {
+    fn default() -> Self {
+        Self {
+            concurrency: Self::DEFAULT_CONCURRENCY,
+            batch_size: Self::DEFAULT_BATCH_SIZE,
+            max_batch_bytes: Self::DEFAULT_MAX_BATCH_BYTES,
+            max_in_flight_batches: Self::DEFAULT_MAX_IN_FLIGHT_BATCHES,
+            checkpoint_interval: Duration::from_millis(Self::DEFAULT_CHECKPOINT_INTERVAL_MS as u64),
+            bridge_processes: Self::DEFAULT_BRIDGE_PROCESSES,
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Record sources.
+
+pub mod record_cutter;
