@@ -1,6 +1,14 @@
 //! The ferry task host: reads records, calls handlers through bridges,
 //! writes documents and errors, and checkpoints progress.
+//!
+//! The `ferry` binary is a thin wrapper over [`cli::main`].
 
+pub mod bridge_client;
+pub mod cli;
 pub mod config;
+pub mod error_sinks;
+pub mod pipeline;
+pub mod run;
+pub mod sinks;
 pub mod sources;
 pub mod store;

@@ -1,1 +1,5 @@
-fn main(){}
+//! `ferry`: the task host's command line.
+
+fn main() -> std::process::ExitCode {
+    ferry_task_host::cli::main()
+}

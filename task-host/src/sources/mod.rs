@@ -1,3 +1,4 @@
 //! Record sources.
 
+pub mod file;
 pub mod record_cutter;

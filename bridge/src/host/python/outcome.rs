@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use ferry_proto::pb;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyList, PyString};
 use pyo3::{PyErr, intern};
 
 use super::json;
@@ -45,10 +45,15 @@ impl ErrorFormatter {
             .map(|name| name.to_string())
             .unwrap_or_else(|_| "Exception".to_owned());
         let message = value.str().map(|text| text.to_string()).unwrap_or_default();
+        // The traceback is held by the PyErr, not necessarily attached to
+        // the exception value, so it is passed explicitly.
         let traceback = self
             .format_exception
-            .call1(py, (value,))
-            .and_then(|lines| Ok(lines.bind(py).cast::<pyo3::types::PyList>()?.iter().map(|line| line.to_string()).collect::<String>()))
+            .call1(py, (err.get_type(py), value, err.traceback(py)))
+            .and_then(|lines| {
+                let lines = lines.bind(py).cast::<PyList>()?.iter();
+                Ok(lines.map(|line| line.to_string()).collect::<String>())
+            })
             .unwrap_or_default();
         let retryable = value
             .getattr_opt(intern!(py, "retryable"))

@@ -1,0 +1,54 @@
+//! Where records that failed go, with the reason.
+
+pub mod folder;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+/// Bytes of the failed record kept in its error document.
+pub const RECORD_EXCERPT_BYTES: usize = 4096;
+
+/// One failed record, as the error sinks write it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorRecord<'a> {
+    pub dataset: &'a str,
+    pub task: &'a str,
+    /// The file as the manifest names it.
+    pub file: &'a str,
+    /// The name the handler resolved it to (getResolvedS3FileName).
+    pub resolved_file_name: &'a str,
+    /// Position of the record's first byte in the decompressed file.
+    pub offset_bytes: u64,
+    /// Position just after the record.
+    pub end_offset_bytes: u64,
+    /// `ErrorDoc` when the handler returned one; the exception's class
+    /// when it raised; `RecordTooLarge` or `InvalidHandlerResult` when
+    /// ferry refused the record or the result.
+    pub error_type: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traceback: Option<String>,
+    /// Whether the handler marked the failure as transient.
+    pub retryable: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_start_offset_map: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_end_offset_map: BTreeMap<String, String>,
+    /// The ErrorDoc in its flat form, when the handler returned one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<Box<RawValue>>,
+    /// The start of the record, decoded as UTF-8 with replacement.
+    pub record: String,
+    pub record_truncated: bool,
+}
+
+/// The first `RECORD_EXCERPT_BYTES` of a record as text, and whether it
+/// was cut.
+pub fn record_excerpt(bytes: &[u8]) -> (String, bool) {
+    let cut = bytes.len() > RECORD_EXCERPT_BYTES;
+    let shown = &bytes[..bytes.len().min(RECORD_EXCERPT_BYTES)];
+    (String::from_utf8_lossy(shown).into_owned(), cut)
+}

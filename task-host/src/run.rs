@@ -1,0 +1,242 @@
+//! `ferry run`: one dataset from its configuration file to a summary.
+//!
+//! Validates the configuration before any work, records the dataset and
+//! its tasks in the store, starts the bridge processes, runs the tasks
+//! that are not complete (from their checkpoints) with bounded
+//! concurrency, and stops the bridges. Running the same dataset again
+//! resumes where the last run stopped.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferry_proto::pb;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use crate::bridge_client::{BridgeClient, BridgeError, BridgeProcess, SpawnError};
+use crate::config::{self, ConfigError, DatasetConfig, ErrorConnector, Language, ReadConnector, WriteConnector};
+use crate::error_sinks::folder::ErrorFolder;
+use crate::pipeline::{FileTask, RunCounters, TaskReport, TaskServices, run_file_task};
+use crate::sinks::task_file_stem;
+use crate::store::{Progress, State, StoreError, TaskEnd, TaskStore};
+
+/// How `ferry run` is set up, apart from the dataset file.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The ferry-bridge executable to start.
+    pub bridge_binary: PathBuf,
+    /// Forget the dataset's progress and start over.
+    pub restart: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub dataset: String,
+    pub state: State,
+    pub tasks: Vec<TaskReport>,
+    /// Tasks already complete before this run.
+    pub tasks_already_complete: usize,
+    /// Counters over every task, earlier runs included.
+    pub total: Progress,
+    pub elapsed: Duration,
+    /// Records handled by this run.
+    pub records_this_run: u64,
+    pub output_directory: PathBuf,
+    pub error_directory: PathBuf,
+    pub interrupted: bool,
+}
+
+/// Why a run could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The dataset file is invalid: the user's fault, not retryable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    #[error(transparent)]
+    Bridge(#[from] BridgeError),
+    /// A working directory (bridge sockets) could not be created.
+    #[error("cannot create a directory for bridge sockets: {0}")]
+    SocketDir(std::io::Error),
+}
+
+impl RunError {
+    /// The process exit code for this error: 2 for invalid input, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Runs (or resumes) the dataset in `dataset_file`. `counters` receives
+/// live progress; `cancel` stops the run after a final checkpoint.
+pub async fn run_dataset(
+    dataset_file: &Path,
+    store: Arc<dyn TaskStore>,
+    options: &RunOptions,
+    counters: Arc<RunCounters>,
+    cancel: CancellationToken,
+) -> Result<RunSummary, RunError> {
+    let started = Instant::now();
+    let text = std::fs::read_to_string(dataset_file)
+        .map_err(|source| ConfigError::Read { file: dataset_file.to_path_buf(), source })?;
+    let config = config::parse_str(&text, dataset_file)?;
+    let digest = hex::encode(Sha256::digest(text.as_bytes()));
+    if options.restart {
+        store.delete_dataset(&config.name).await?;
+    }
+    store.open_dataset(&config.name, &digest, &text).await?;
+    let task_ids: Vec<String> = config.manifest.iter().map(|entry| entry.name.clone()).collect();
+    store.ensure_tasks(&config.name, &task_ids).await?;
+    let records = store.tasks(&config.name).await?;
+    let pending: Vec<_> = config
+        .manifest
+        .iter()
+        .filter(|entry| {
+            records
+                .iter()
+                .find(|record| record.task_id == entry.name)
+                .is_none_or(|record| record.state != State::Completed)
+        })
+        .cloned()
+        .collect();
+    let (output_directory, error_directory) = directories(&config);
+    let tasks_already_complete = config.manifest.len() - pending.len();
+    let pending_bytes = pending.iter().map(|entry| crate::sources::file::disk_size(&entry.path)).sum();
+    counters.total_disk_bytes.store(pending_bytes, std::sync::atomic::Ordering::Relaxed);
+
+    let mut reports = Vec::new();
+    if !pending.is_empty() {
+        store.set_dataset_state(&config.name, State::Processing).await?;
+        reports = run_tasks(&config, &pending, Arc::clone(&store), options, &counters, &cancel).await?;
+    }
+
+    let records_after = store.tasks(&config.name).await?;
+    let mut total = Progress::default();
+    for record in &records_after {
+        total.add(record.progress);
+    }
+    let interrupted = reports.iter().any(|report| report.end == TaskEnd::Interrupted);
+    let state = if records_after.iter().all(|record| record.state == State::Completed) {
+        State::Completed
+    } else if records_after.iter().any(|record| record.state == State::Errored) {
+        State::Errored
+    } else {
+        State::Processing
+    };
+    store.set_dataset_state(&config.name, state).await?;
+    Ok(RunSummary {
+        dataset: config.name.clone(),
+        state,
+        records_this_run: counters.records(),
+        tasks: reports,
+        tasks_already_complete,
+        total,
+        elapsed: started.elapsed(),
+        output_directory,
+        error_directory,
+        interrupted,
+    })
+}
+
+fn directories(config: &DatasetConfig) -> (PathBuf, PathBuf) {
+    let WriteConnector::File { directory: output } = &config.write;
+    let ErrorConnector::Folder { directory: errors } = &config.error;
+    (output.clone(), errors.clone())
+}
+
+async fn run_tasks(
+    config: &DatasetConfig,
+    pending: &[config::ManifestEntry],
+    store: Arc<dyn TaskStore>,
+    options: &RunOptions,
+    counters: &Arc<RunCounters>,
+    cancel: &CancellationToken,
+) -> Result<Vec<TaskReport>, RunError> {
+    let ReadConnector::File(read) = &config.read;
+    let language = match read.handler.language {
+        Language::Python => "python",
+    };
+    let (output_directory, error_directory) = directories(config);
+    // Unix socket paths must be short (108 bytes), so they live in a
+    // private temporary directory rather than next to the dataset.
+    let sockets = tempfile::Builder::new().prefix("ferry-").tempdir().map_err(RunError::SocketDir)?;
+    let bridge_count = config.compute.bridge_processes.min(pending.len()).max(1);
+    let mut processes = Vec::with_capacity(bridge_count);
+    let mut clients = Vec::with_capacity(bridge_count);
+    let started = async {
+        for index in 0..bridge_count {
+            let socket = sockets.path().join(format!("bridge-{index}.sock"));
+            let process = BridgeProcess::spawn(&options.bridge_binary, language, &read.handler.path, &socket).await?;
+            let client = BridgeClient::connect(process.addr()).await;
+            processes.push(process);
+            let client = client?;
+            client.require(pb::Interface::SingleFileParser)?;
+            clients.push(client);
+        }
+        Ok::<(), RunError>(())
+    }
+    .await;
+    if let Err(err) = started {
+        stop_all(processes).await;
+        return Err(err);
+    }
+
+    let run_id = format!("{}-{}", crate::store::now_ms(), std::process::id());
+    let errors = ErrorFolder::new(&error_directory);
+    let reports = futures::stream::iter(pending.iter().enumerate())
+        .map(|(index, entry)| {
+            let task = FileTask {
+                dataset: config.name.clone(),
+                entry: entry.clone(),
+                output: output_directory.join(format!("{}.jsonl", task_file_stem(&entry.name))),
+                compute: config.compute.clone(),
+                run_id: run_id.clone(),
+            };
+            let services = TaskServices {
+                bridge: clients[index % clients.len()].clone(),
+                store: Arc::clone(&store),
+                errors: errors.clone(),
+                counters: Arc::clone(counters),
+                cancel: cancel.clone(),
+            };
+            async move {
+                if services.cancel.is_cancelled() {
+                    return None;
+                }
+                Some(run_file_task(task, services).await)
+            }
+        })
+        .buffer_unordered(config.compute.concurrency)
+        .filter_map(|report| async move { report })
+        .collect::<Vec<_>>()
+        .await;
+    stop_all(processes).await;
+    let mut reports = reports;
+    if cancel.is_cancelled() {
+        // Tasks that never started were interrupted too, as far as the
+        // caller is concerned.
+        for entry in pending {
+            if !reports.iter().any(|report| report.task_id == entry.name) {
+                reports.push(TaskReport {
+                    task_id: entry.name.clone(),
+                    end: TaskEnd::Interrupted,
+                    progress: Progress::default(),
+                });
+            }
+        }
+    }
+    Ok(reports)
+}
+
+async fn stop_all(processes: Vec<BridgeProcess>) {
+    futures::future::join_all(processes.into_iter().map(BridgeProcess::stop)).await;
+}

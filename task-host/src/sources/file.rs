@@ -1,0 +1,173 @@
+//! Local file source: one task per manifest file, records cut from its
+//! byte stream by the handler's start and end hints.
+//!
+//! Files whose name ends in `.gz` are decompressed as they are read
+//! (concatenated gzip members included). Positions, and so record offsets
+//! and checkpoints, count bytes of the decompressed stream. The checkpoint
+//! is the decimal position just after the last record whose outcome is
+//! durably written; resuming seeks there (or, for gzip, decompresses and
+//! discards up to it) and cuts on from that record boundary.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use flate2::read::MultiGzDecoder;
+
+use super::record_cutter::{CutterConfigError, CutterLimits, RecordCutter, RecordHint};
+
+/// Buffer of the compressed reader under the gzip decoder, in bytes.
+const GZIP_INPUT_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Why a file could not be read from its checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// Missing, unreadable or corrupt file: the environment's or the
+    /// user's fault; a retry helps only once the file is fixed.
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    /// The stored checkpoint does not belong to this source.
+    #[error("checkpoint {checkpoint:?} of {path} is not a byte offset")]
+    BadCheckpoint { path: PathBuf, checkpoint: String },
+    /// The file is shorter than the checkpoint: it changed since the last
+    /// run. Not retryable; run the dataset with --restart.
+    #[error("{path} holds {length} bytes but its checkpoint is at byte {checkpoint}: the file changed since the last run; run the dataset with --restart")]
+    Shrunk { path: PathBuf, length: u64, checkpoint: u64 },
+    /// The handler's record hints cannot cut records (an empty pattern, a
+    /// zero-length record). The handler's fault.
+    #[error("the handler's record hints for {path} are unusable: {source}")]
+    Hints { path: PathBuf, source: CutterConfigError },
+}
+
+/// The records of one file.
+pub type FileRecords = RecordCutter<Box<dyn Read + Send>>;
+
+/// Parses a stored checkpoint of this source.
+pub fn parse_checkpoint(path: &Path, checkpoint: Option<&str>) -> Result<u64, SourceError> {
+    match checkpoint {
+        None => Ok(0),
+        Some(text) => text.parse().map_err(|_| SourceError::BadCheckpoint {
+            path: path.to_path_buf(),
+            checkpoint: text.to_owned(),
+        }),
+    }
+}
+
+/// Opens `path` at decompressed `position` and cuts records from there.
+/// `raw_bytes` counts bytes read from disk, for progress display.
+pub fn open_records(
+    path: &Path,
+    position: u64,
+    start: RecordHint,
+    end: RecordHint,
+    limits: CutterLimits,
+    raw_bytes: Arc<AtomicU64>,
+) -> Result<FileRecords, SourceError> {
+    let io_error = |source| SourceError::Io { path: path.to_path_buf(), source };
+    let mut file = File::open(path).map_err(io_error)?;
+    let is_gzip = path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("gz"));
+    let reader: Box<dyn Read + Send> = if is_gzip {
+        let counted = CountingReader { inner: file, count: Arc::clone(&raw_bytes) };
+        let mut decoder = MultiGzDecoder::new(BufReader::with_capacity(GZIP_INPUT_BUFFER_BYTES, counted));
+        let skipped = io::copy(&mut (&mut decoder).take(position), &mut io::sink()).map_err(io_error)?;
+        if skipped < position {
+            return Err(SourceError::Shrunk { path: path.to_path_buf(), length: skipped, checkpoint: position });
+        }
+        Box::new(decoder)
+    } else {
+        let length = file.metadata().map_err(io_error)?.len();
+        if length < position {
+            return Err(SourceError::Shrunk { path: path.to_path_buf(), length, checkpoint: position });
+        }
+        file.seek(SeekFrom::Start(position)).map_err(io_error)?;
+        raw_bytes.fetch_add(position, Ordering::Relaxed);
+        Box::new(CountingReader { inner: file, count: raw_bytes })
+    };
+    RecordCutter::new(reader, position, start, end, limits)
+        .map_err(|source| SourceError::Hints { path: path.to_path_buf(), source })
+}
+
+/// The size of a file on disk, for progress totals.
+pub fn disk_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|meta| meta.len()).unwrap_or(0)
+}
+
+/// Counts the bytes that pass through a reader.
+struct CountingReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.count.fetch_add(read as u64, Ordering::Relaxed);
+        Ok(read)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use flate2::Compression;
+    use flate2::write::GzEncoder;
+
+    use super::*;
+    use crate::sources::record_cutter::Cut;
+
+    fn lines(path: &Path, position: u64) -> Vec<(u64, String)> {
+        let records = open_records(
+            path,
+            position,
+            RecordHint::Offset(0),
+            RecordHint::Pattern(b"\n".to_vec()),
+            CutterLimits::default(),
+            Arc::new(AtomicU64::new(0)),
+        )
+        .expect("open");
+        records
+            .map(|cut| match cut.expect("read") {
+                Cut::Record { offset, bytes } => (offset, String::from_utf8_lossy(&bytes).into_owned()),
+                Cut::Oversized { .. } => panic!("no record is oversized here"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn plain_and_gzip_files_resume_at_the_same_decompressed_offsets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = "one\ntwo\nthree\n";
+        let plain = dir.path().join("a.jsonl");
+        std::fs::write(&plain, text).expect("write plain");
+        let gzip = dir.path().join("a.jsonl.gz");
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(text.as_bytes()).expect("compress");
+        std::fs::write(&gzip, encoder.finish().expect("finish")).expect("write gzip");
+
+        let expected = vec![(0, "one\n".to_owned()), (4, "two\n".to_owned()), (8, "three\n".to_owned())];
+        assert_eq!(lines(&plain, 0), expected);
+        assert_eq!(lines(&gzip, 0), expected);
+        assert_eq!(lines(&plain, 4), expected[1..]);
+        assert_eq!(lines(&gzip, 4), expected[1..]);
+    }
+
+    #[test]
+    fn a_checkpoint_beyond_the_end_means_the_file_changed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.jsonl");
+        std::fs::write(&path, "x\n").expect("write");
+        let err = open_records(
+            &path,
+            10,
+            RecordHint::Offset(0),
+            RecordHint::Pattern(b"\n".to_vec()),
+            CutterLimits::default(),
+            Arc::new(AtomicU64::new(0)),
+        )
+        .expect_err("shrunk");
+        assert!(err.to_string().contains("--restart"), "{err}");
+    }
+}
