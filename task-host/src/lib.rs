@@ -7,6 +7,7 @@ pub mod bridge_client;
 pub mod cli;
 pub mod config;
 pub mod error_sinks;
+pub mod latency;
 pub mod pipeline;
 pub mod run;
 pub mod sinks;

@@ -31,6 +31,7 @@ use crate::bridge_client::{BridgeClient, BridgeError};
 use crate::config::{ComputeEngine, ManifestEntry};
 use crate::error_sinks::folder::{ErrorFolder, ErrorFolderError};
 use crate::error_sinks::{ErrorRecord, record_excerpt};
+use crate::latency::LatencyHistogram;
 use crate::sinks::jsonl_file::{JsonLinesFileSink, SinkError};
 use crate::sources::file::{self, SourceError};
 use crate::sources::record_cutter::{Cut, CutterLimits, RecordHint};
@@ -46,6 +47,8 @@ pub struct RunCounters {
     pub disk_bytes: Arc<AtomicU64>,
     /// Size on disk of the files this run reads.
     pub total_disk_bytes: AtomicU64,
+    /// Round trip of each parseDocument batch to the bridge.
+    pub batch_latency: LatencyHistogram,
 }
 
 impl RunCounters {
@@ -312,11 +315,14 @@ impl TaskRunner<'_> {
             })
             .collect();
         let bridge = self.services.bridge.clone();
+        let counters = Arc::clone(&self.services.counters);
         async move {
             if calls.is_empty() {
                 return (batch, Ok(Vec::new()));
             }
+            let sent = Instant::now();
             let outcomes = bridge.invoke(pb::Function::SingleFileParserParseDocument, calls).await;
+            counters.batch_latency.record(sent.elapsed());
             (batch, outcomes)
         }
     }

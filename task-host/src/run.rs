@@ -47,6 +47,9 @@ pub struct RunSummary {
     pub output_directory: PathBuf,
     pub error_directory: PathBuf,
     pub interrupted: bool,
+    /// Round trip of parseDocument batches in this run, when there were any.
+    pub batch_latency_p50: Option<Duration>,
+    pub batch_latency_p99: Option<Duration>,
 }
 
 /// Why a run could not start or finish.
@@ -144,6 +147,8 @@ pub async fn run_dataset(
         output_directory,
         error_directory,
         interrupted,
+        batch_latency_p50: counters.batch_latency.quantile(0.5),
+        batch_latency_p99: counters.batch_latency.quantile(0.99),
     })
 }
 

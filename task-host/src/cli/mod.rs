@@ -176,6 +176,10 @@ async fn stop_on_ctrl_c(cancel: CancellationToken) {
     }
 }
 
+fn millis(duration: std::time::Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
 fn print_summary(summary: &RunSummary) {
     let total = summary.total;
     let this_run = summary.tasks.len();
@@ -200,6 +204,9 @@ fn print_summary(summary: &RunSummary) {
         summary.records_this_run as f64 / seconds.max(1e-3),
         summary.records_this_run
     );
+    if let (Some(p50), Some(p99)) = (summary.batch_latency_p50, summary.batch_latency_p99) {
+        println!("  batches  p50 {:.2} ms, p99 {:.2} ms round trip", millis(p50), millis(p99));
+    }
     println!("  output   {}", summary.output_directory.display());
     println!("  errors   {}", summary.error_directory.display());
     for report in &summary.tasks {

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every ferry test: Rust unit and integration tests (the bridge over
+# real Unix sockets with real Python handlers, the task host end to end),
+# lints, and the Python SDK's tests. Installs what is missing first.
+set -euo pipefail
+source "$(dirname "$0")/setup.sh"
+cd "$FERRY_ROOT"
+
+ensure_rust
+ensure_python_venv
+
+started=$SECONDS
+say "building"
+cargo build --workspace --bins --locked
+say "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+say "rust tests"
+cargo test --workspace --locked
+say "python sdk tests"
+(cd python-sdk && "$FERRY_VENV/bin/python" -m pytest -q)
+say "all tests passed in $((SECONDS - started))s"
