@@ -121,6 +121,17 @@ pub enum TaskError {
     Reader(String),
 }
 
+/// Calls per record, the first included, while the handler reports a
+/// retryable failure.
+pub const RETRYABLE_ATTEMPTS: u32 = 3;
+
+/// Pause before the first retry; it doubles for each further one.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+fn is_retryable(outcome: &pb::Outcome) -> bool {
+    matches!(&outcome.result, Some(pb::outcome::Result::Error(error)) if error.retryable)
+}
+
 /// Records cut from the file, sent to the bridge as one call.
 struct ReadBatch {
     cuts: Vec<Cut>,
@@ -294,36 +305,68 @@ impl TaskRunner<'_> {
         Ok(FileLayout { file_type, resolved_name, start, end })
     }
 
+    /// Sends a batch's records to the handler. Records whose failure the
+    /// handler marked retryable are sent again, up to
+    /// `RETRYABLE_ATTEMPTS` times in all, with a growing pause.
     fn invoke(
         &self,
         layout: &FileLayout,
         batch: ReadBatch,
     ) -> impl Future<Output = (ReadBatch, Result<Vec<pb::Outcome>, BridgeError>)> + use<> {
-        let calls: Vec<pb::Call> = batch
-            .cuts
-            .iter()
-            .filter_map(|cut| match cut {
-                Cut::Record { offset, bytes } => Some(pb::Call {
-                    args: Some(pb::call::Args::ParseDocument(pb::ParseDocumentArgs {
-                        s3_file_type: layout.file_type.clone(),
-                        file_name: layout.resolved_name.clone(),
-                        offset_bytes: *offset,
-                        content: bytes.clone(),
-                    })),
-                }),
-                Cut::Oversized { .. } => None,
-            })
-            .collect();
         let bridge = self.services.bridge.clone();
         let counters = Arc::clone(&self.services.counters);
+        let (file_type, file_name) = (layout.file_type.clone(), layout.resolved_name.clone());
         async move {
-            if calls.is_empty() {
-                return (batch, Ok(Vec::new()));
+            let records: Vec<(u64, &Bytes)> = batch
+                .cuts
+                .iter()
+                .filter_map(|cut| match cut {
+                    Cut::Record { offset, bytes } => Some((*offset, bytes)),
+                    Cut::Oversized { .. } => None,
+                })
+                .collect();
+            let calls_for = |indices: &mut dyn Iterator<Item = usize>| -> Vec<pb::Call> {
+                indices
+                    .map(|index| {
+                        let (offset, content) = records[index];
+                        pb::Call {
+                            args: Some(pb::call::Args::ParseDocument(pb::ParseDocumentArgs {
+                                s3_file_type: file_type.clone(),
+                                file_name: file_name.clone(),
+                                offset_bytes: offset,
+                                content: content.clone(),
+                            })),
+                        }
+                    })
+                    .collect()
+            };
+            let function = pb::Function::SingleFileParserParseDocument;
+            let mut outcomes = Vec::new();
+            if !records.is_empty() {
+                let sent = Instant::now();
+                let first = bridge.invoke(function, calls_for(&mut (0..records.len()))).await;
+                counters.batch_latency.record(sent.elapsed());
+                outcomes = match first {
+                    Ok(outcomes) => outcomes,
+                    Err(err) => return (batch, Err(err)),
+                };
             }
-            let sent = Instant::now();
-            let outcomes = bridge.invoke(pb::Function::SingleFileParserParseDocument, calls).await;
-            counters.batch_latency.record(sent.elapsed());
-            (batch, outcomes)
+            for attempt in 1..RETRYABLE_ATTEMPTS {
+                let retry: Vec<usize> = (0..outcomes.len()).filter(|&index| is_retryable(&outcomes[index])).collect();
+                if retry.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(RETRY_PAUSE * 2_u32.pow(attempt - 1)).await;
+                match bridge.invoke(function, calls_for(&mut retry.iter().copied())).await {
+                    Ok(again) => {
+                        for (index, outcome) in retry.into_iter().zip(again) {
+                            outcomes[index] = outcome;
+                        }
+                    }
+                    Err(err) => return (batch, Err(err)),
+                }
+            }
+            (batch, Ok(outcomes))
         }
     }
 
