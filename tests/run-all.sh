@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs every ferry test: Rust unit and integration tests (the bridge over
 # real Unix sockets with real Python handlers, the task host end to end),
-# lints, and the Python SDK's tests. Installs what is missing first.
+# lints, and the Python and JavaScript SDKs' tests. Installs what is missing first.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 cd "$FERRY_ROOT"
 
 ensure_rust
 ensure_python_venv
+command -v node >/dev/null || ensure_apt_packages nodejs
 
 started=$SECONDS
 say "building"
@@ -18,4 +19,6 @@ say "rust tests"
 cargo test --workspace --locked
 say "python sdk tests"
 (cd python-sdk && "$FERRY_VENV/bin/python" -m pytest -q)
+say "js sdk tests"
+(cd js-sdk && node --test)
 say "all tests passed in $((SECONDS - started))s"
