@@ -7,9 +7,13 @@
 //! the call's index. `Err` means the batch as a whole could not run.
 
 use std::fmt;
+use std::time::Duration;
 
 use ferry_proto::pb;
 use futures::future::BoxFuture;
+
+/// How long one call may run when its request sets no limit.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// What a loaded handler serves; sent to clients in the handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +96,45 @@ pub fn interface_of(function: pb::Function) -> Option<pb::Interface> {
         | F::SingleFileParserGetRecordStartPattern
         | F::SingleFileParserGetRecordEndPattern
         | F::SingleFileParserParseDocument => Some(pb::Interface::SingleFileParser),
+    }
+}
+
+/// Checks that every call of `request` carries the arguments of its
+/// function, before any user code runs, and returns the interface.
+pub fn check_request(request: &pb::InvokeRequest) -> Result<pb::Interface, HandlerError> {
+    use pb::Function as F;
+    use pb::call::Args;
+    let function = request.function();
+    let interface = interface_of(function)
+        .ok_or_else(|| HandlerError::InvalidRequest(format!("unknown function {}", request.function)))?;
+    for (index, call) in request.calls.iter().enumerate() {
+        let fits = matches!(
+            (function, &call.args),
+            (F::SingleFileParserGetS3FileType, Some(Args::GetS3FileType(_)))
+                | (F::SingleFileParserGetResolvedS3FileName, Some(Args::GetResolvedS3FileName(_)))
+                | (F::SingleFileParserGetRecordStartPattern, Some(Args::GetRecordStartPattern(_)))
+                | (F::SingleFileParserGetRecordEndPattern, Some(Args::GetRecordEndPattern(_)))
+                | (F::SingleFileParserParseDocument, Some(Args::ParseDocument(_)))
+        );
+        if !fits {
+            return Err(HandlerError::InvalidRequest(format!(
+                "call {index} does not carry the arguments of {}",
+                method_name(function)
+            )));
+        }
+    }
+    Ok(interface)
+}
+
+/// The method a function calls, as user code spells it.
+pub fn method_name(function: pb::Function) -> &'static str {
+    match function {
+        pb::Function::Unspecified => "",
+        pb::Function::SingleFileParserGetS3FileType => "getS3FileType",
+        pb::Function::SingleFileParserGetResolvedS3FileName => "getResolvedS3FileName",
+        pb::Function::SingleFileParserGetRecordStartPattern => "getRecordStartPattern",
+        pb::Function::SingleFileParserGetRecordEndPattern => "getRecordEndPattern",
+        pb::Function::SingleFileParserParseDocument => "parseDocument",
     }
 }
 

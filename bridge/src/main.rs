@@ -25,6 +25,11 @@ struct Args {
     /// Bearer token clients must present; required for non-loopback TCP.
     #[arg(long, env = "FERRY_BRIDGE_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Longest a single handler call may run, in milliseconds, when the
+    /// client sets no limit; an overdue call is interrupted and becomes
+    /// that record's error.
+    #[arg(long, default_value_t = ferry_bridge::handler::DEFAULT_CALL_TIMEOUT.as_millis() as u64)]
+    call_timeout_ms: u64,
     /// Stop when standard input closes, so the bridge never outlives the
     /// process that started it.
     #[arg(long)]
@@ -43,10 +48,11 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
     let handler: Arc<dyn Handler> = match args.language {
-        Language::Python => match PythonHost::start(&args.handler) {
+        Language::Python => match PythonHost::start(&args.handler, std::time::Duration::from_millis(args.call_timeout_ms)) {
             Ok(host) => Arc::new(host),
             Err(err) => {
                 eprintln!("ferry-bridge: {err}");
@@ -78,6 +84,9 @@ fn main() -> ExitCode {
         |addr| println!("ferry-bridge listening on {addr}"),
         shutdown_signal(args.exit_on_stdin_eof),
     ));
+    // The stdin watcher sits in a blocking read that never returns on its
+    // own; do not wait for it.
+    runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

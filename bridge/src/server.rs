@@ -139,7 +139,7 @@ pub async fn serve(
     let bind_error = |source| ServeError::Bind { addr: addr.clone(), source };
     match &addr {
         ListenAddr::Unix(path) => {
-            remove_stale_socket(path).map_err(bind_error)?;
+            remove_stale_socket(path).await.map_err(bind_error)?;
             let listener = tokio::net::UnixListener::bind(path).map_err(bind_error)?;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
                 .map_err(bind_error)?;
@@ -164,12 +164,29 @@ pub async fn serve(
     Ok(())
 }
 
-/// A socket file left by a bridge that died would make bind fail.
-fn remove_stale_socket(path: &std::path::Path) -> std::io::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
-        _ => Ok(()),
+/// Clears the way for binding at `path`: a socket left by a bridge that
+/// died is removed, but a socket someone still listens on, or any other
+/// kind of file, is left alone and reported.
+async fn remove_stale_socket(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let metadata = match std::fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    if !metadata.file_type().is_socket() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "the path exists and is not a socket",
+        ));
     }
+    if tokio::net::UnixStream::connect(path).await.is_ok() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "another process is listening on this socket",
+        ));
+    }
+    std::fs::remove_file(path)
 }
 
 /// Requires `authorization: Bearer TOKEN` when the bridge has a token.

@@ -2,6 +2,8 @@
 //! people or JSON (`--json`) for programs.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -34,21 +36,24 @@ pub async fn dataset_view(store: &dyn TaskStore, name: &str, as_json: bool) -> R
         return Ok(());
     }
     let progress = total_progress(&tasks);
-    println!("dataset   {}", dataset.name);
-    println!("state     {}", dataset.state);
-    println!("created   {}", timestamp(dataset.created_at_ms));
-    println!("updated   {}", timestamp(dataset.updated_at_ms));
+    let mut out = String::new();
+    let _ = writeln!(out, "dataset   {}", dataset.name);
+    let _ = writeln!(out, "state     {}", dataset.state);
+    let _ = writeln!(out, "created   {}", timestamp(dataset.created_at_ms));
+    let _ = writeln!(out, "updated   {}", timestamp(dataset.updated_at_ms));
     let by_state: Vec<String> =
         tasks_by_state(&tasks).iter().map(|(state, count)| format!("{count} {state}")).collect();
-    println!("tasks     {} ({})", tasks.len(), by_state.join(", "));
-    println!(
+    let _ = writeln!(out, "tasks     {} ({})", tasks.len(), by_state.join(", "));
+    let _ = writeln!(
+        out,
         "records   {}: {} documents, {} errors, {} skipped",
         progress.records(),
         progress.processed,
         progress.errored,
         progress.skipped
     );
-    println!("config    {}", dataset.config_json.trim());
+    let _ = writeln!(out, "config    {}", dataset.config_json.trim());
+    emit(&out);
     Ok(())
 }
 
@@ -147,7 +152,12 @@ fn first_line(text: &str) -> String {
 }
 
 fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    emit(&format!("{}\n", serde_json::to_string_pretty(value).unwrap_or_default()));
+}
+
+/// Writes to stdout; a reader that stops early (`| head`) is not an error.
+fn emit(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
@@ -157,13 +167,14 @@ fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<String>| {
-        let padded: Vec<String> =
-            cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
-        println!("{}", padded.join("  ").trim_end());
+    let mut out = String::new();
+    let mut line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        let _ = writeln!(out, "{}", padded.join("  ").trim_end());
     };
     line(headers.iter().map(|header| (*header).to_owned()).collect());
     for row in rows {
         line(row);
     }
+    emit(&out);
 }

@@ -61,6 +61,8 @@ impl ErrorFolder {
     /// there on is about to be redone, and may now succeed.
     pub fn clear_from(&self, task: &str, offset: u64) -> Result<usize, ErrorFolderError> {
         let prefix = format!("{}@", task_file_stem(task));
+        // A crash mid-write leaves `.NAME.tmp`; it is cleared like NAME.
+        let temporary_prefix = format!(".{prefix}");
         let entries = match std::fs::read_dir(&self.directory) {
             Ok(entries) => entries,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(0),
@@ -70,8 +72,14 @@ impl ErrorFolder {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            let Some(rest) = name.strip_prefix(&prefix) else { continue };
-            let Some(found) = rest.strip_suffix(".json").and_then(|digits| digits.parse::<u64>().ok()) else {
+            let rest = match name.strip_prefix(&temporary_prefix) {
+                Some(rest) => rest.strip_suffix(".tmp"),
+                None => name.strip_prefix(&prefix),
+            };
+            let Some(found) = rest
+                .and_then(|rest| rest.strip_suffix(".json"))
+                .and_then(|digits| digits.parse::<u64>().ok())
+            else {
                 continue;
             };
             if found >= offset {
@@ -118,6 +126,9 @@ mod tests {
             folder.write(&record("a/b.jsonl", offset)).expect("write");
         }
         folder.write(&record("other", 50)).expect("write other");
+        // What a crash between writing and renaming leaves behind.
+        std::fs::write(dir.path().join("errors/.a%2Fb.jsonl@00000000000000000600.json.tmp"), "{")
+            .expect("plant a temporary file");
         let written = dir.path().join("errors/a%2Fb.jsonl@00000000000000000050.json");
         let body: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&written).expect("read")).expect("json");
@@ -125,7 +136,7 @@ mod tests {
         assert_eq!(body["offsetBytes"], 50);
         assert_eq!(body["task"], "a/b.jsonl");
 
-        assert_eq!(folder.clear_from("a/b.jsonl", 50).expect("clear"), 2);
+        assert_eq!(folder.clear_from("a/b.jsonl", 50).expect("clear"), 3);
         let mut left: Vec<String> = std::fs::read_dir(folder.directory())
             .expect("list")
             .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())

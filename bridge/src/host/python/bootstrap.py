@@ -9,7 +9,9 @@ sys.meta_path, so an installed SDK or a LetsData project's own
 import importlib.abc
 import importlib.util
 import os
+import signal
 import sys
+import threading
 
 
 class BundledSdkFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -50,8 +52,44 @@ def _add_virtualenv():
     site.addsitedir(os.path.join(venv, "lib", version, "site-packages"))
 
 
+class CallTimeout(Exception):
+    """A handler call ran past its time limit and was interrupted."""
+
+
+# Set by the watchdog just before it interrupts the running call, so that
+# an interruption arriving after the call returned is ignored.
+_timeout_armed = False
+# The interpreter thread, which runs every call.
+_interpreter_thread = None
+
+
+def _raise_call_timeout(signum, frame):
+    global _timeout_armed
+    if _timeout_armed:
+        _timeout_armed = False
+        raise CallTimeout("the call ran past its time limit")
+
+
+def fire_call_timeout():
+    """Interrupts the call running on the interpreter thread."""
+    global _timeout_armed
+    _timeout_armed = True
+    # A real signal, sent to that thread alone, also cuts short a blocking
+    # sleep or read, which a simulated one would wait out.
+    signal.pthread_kill(_interpreter_thread, signal.SIGUSR2)
+
+
+def disarm_call_timeout():
+    global _timeout_armed
+    _timeout_armed = False
+
+
 def prepare(modules, handler_path):
     """Installs the bundled SDK and returns ferry.loader.load_handler(path)."""
+    global _interpreter_thread
+    # SIGUSR2 is sent to the bridge for nothing else.
+    _interpreter_thread = threading.get_ident()
+    signal.signal(signal.SIGUSR2, _raise_call_timeout)
     sys.argv = ["ferry-bridge"]
     sys.meta_path.append(BundledSdkFinder(modules))
     _add_virtualenv()

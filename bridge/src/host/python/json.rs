@@ -82,6 +82,8 @@ fn write_nested(value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> Py
         // Objects serialize through their attributes, as LetsData's Python
         // bridge did (a nested Document, a dataclass).
         write_nested(&fields, out, depth + 1)?;
+    } else if let Some(fields) = slot_attributes(value)? {
+        write_nested(fields.as_any(), out, depth + 1)?;
     } else {
         return Err(PyTypeError::new_err(format!(
             "Object of type {} is not JSON serializable",
@@ -127,6 +129,37 @@ fn write_float(value: f64, out: &mut Vec<u8>) -> PyResult<()> {
             "Out of range float values are not JSON compliant: {value}"
         ))),
     }
+}
+
+/// The attributes of an object whose classes declare `__slots__` (the
+/// ferry SDK's documents do), as a dict in declaration order; None for
+/// objects without slots.
+fn slot_attributes<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let py = value.py();
+    let fields = PyDict::new(py);
+    let classes = value.get_type().getattr("__mro__")?;
+    let classes: Vec<Bound<'py, PyAny>> = classes.try_iter()?.collect::<PyResult<_>>()?;
+    // Base classes first, so inherited fields lead as they do in __init__.
+    for class in classes.iter().rev() {
+        let Some(slots) = class.getattr_opt("__dict__")?.and_then(|dict| dict.get_item("__slots__").ok()) else {
+            continue;
+        };
+        let names: Vec<Bound<'py, PyAny>> = if slots.is_instance_of::<PyString>() {
+            vec![slots]
+        } else {
+            slots.try_iter()?.collect::<PyResult<_>>()?
+        };
+        for name in names {
+            let name = name.cast::<PyString>()?.to_str()?.to_owned();
+            if name.starts_with("__") {
+                continue;
+            }
+            if let Some(field) = value.getattr_opt(name.as_str())? {
+                fields.set_item(name, field)?;
+            }
+        }
+    }
+    Ok(if fields.is_empty() { None } else { Some(fields) })
 }
 
 /// Dict keys as `json.dumps` accepts them: strings as they are, numbers,

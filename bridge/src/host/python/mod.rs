@@ -9,11 +9,13 @@
 
 mod json;
 mod outcome;
+mod timeout;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
+use std::time::Duration;
 
 use ferry_proto::pb;
 use futures::FutureExt;
@@ -23,9 +25,10 @@ use pyo3::types::{PyByteArray, PyDict, PyString, PyTuple};
 use tokio::sync::oneshot;
 
 use crate::handler::{
-    Handler, HandlerDescription, HandlerError, LoadFailure, interface_name, interface_of,
+    Handler, HandlerDescription, HandlerError, LoadFailure, check_request, interface_name, method_name,
 };
 use outcome::ErrorFormatter;
+use timeout::CallWatch;
 
 /// Batches waiting for the interpreter thread. Small: the task host bounds
 /// in-flight batches itself, this only smooths hand-over.
@@ -58,14 +61,15 @@ impl PythonHost {
     /// Starts the interpreter thread and loads the handler at `handler_path`
     /// (a `.py` file, a LetsData project directory, or a directory holding
     /// `handler.py`). A handler that fails to load still yields a host,
-    /// whose `description()` reports why.
-    pub fn start(handler_path: &Path) -> Result<Self, StartError> {
+    /// whose `description()` reports why. A call runs for at most
+    /// `call_timeout` unless its request sets another limit.
+    pub fn start(handler_path: &Path, call_timeout: Duration) -> Result<Self, StartError> {
         let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE_DEPTH);
         let (loaded_tx, loaded_rx) = mpsc::sync_channel(1);
         let path = handler_path.to_path_buf();
         thread::Builder::new()
             .name("python-host".to_owned())
-            .spawn(move || serve(&path, &loaded_tx, &queue))
+            .spawn(move || serve(&path, call_timeout, &loaded_tx, &queue))
             .map_err(|err| StartError(err.to_string()))?;
         let load = loaded_rx
             .recv()
@@ -105,10 +109,11 @@ impl Handler for PythonHost {
 
 fn serve(
     handler_path: &Path,
+    call_timeout: Duration,
     loaded: &mpsc::SyncSender<Result<HandlerDescription, LoadFailure>>,
     queue: &mpsc::Receiver<Job>,
 ) {
-    let handler = Python::attach(|py| LoadedHandler::load(py, handler_path));
+    let handler = Python::attach(|py| LoadedHandler::load(py, handler_path, call_timeout));
     let description = handler.as_ref().map(|handler| handler.description.clone()).map_err(Clone::clone);
     if loaded.send(description).is_err() {
         return;
@@ -125,10 +130,12 @@ struct LoadedHandler {
     description: HandlerDescription,
     instances: HashMap<pb::Interface, Py<PyAny>>,
     errors: ErrorFormatter,
+    watch: CallWatch,
+    call_timeout: Duration,
 }
 
 impl LoadedHandler {
-    fn load(py: Python<'_>, handler_path: &Path) -> Result<Self, LoadFailure> {
+    fn load(py: Python<'_>, handler_path: &Path, call_timeout: Duration) -> Result<Self, LoadFailure> {
         let unexpected = |err: PyErr| LoadFailure {
             message: format!("cannot load handler {}: {err}", handler_path.display()),
             details: String::new(),
@@ -150,10 +157,23 @@ impl LoadedHandler {
             Ok(loaded) => loaded,
             Err(err) => return Err(load_failure(py, &err, handler_path)),
         };
-        Self::from_loaded(py, &loaded).map_err(unexpected)
+        let watch = CallWatch::start(
+            bootstrap.getattr("fire_call_timeout").map_err(unexpected)?.unbind(),
+            bootstrap.getattr("disarm_call_timeout").map_err(unexpected)?.unbind(),
+        )
+        .map_err(|err| LoadFailure {
+            message: format!("cannot start the call watchdog: {err}"),
+            details: String::new(),
+        })?;
+        Self::from_loaded(py, &loaded, watch, call_timeout).map_err(unexpected)
     }
 
-    fn from_loaded(py: Python<'_>, loaded: &Bound<'_, PyAny>) -> PyResult<Self> {
+    fn from_loaded(
+        py: Python<'_>,
+        loaded: &Bound<'_, PyAny>,
+        watch: CallWatch,
+        call_timeout: Duration,
+    ) -> PyResult<Self> {
         let mut instances = HashMap::new();
         let by_name = loaded.getattr("interfaces")?;
         let by_name = by_name.cast::<PyDict>()?;
@@ -174,6 +194,8 @@ impl LoadedHandler {
             },
             instances,
             errors: ErrorFormatter::new(py)?,
+            watch,
+            call_timeout,
         })
     }
 
@@ -183,9 +205,7 @@ impl LoadedHandler {
         request: &pb::InvokeRequest,
     ) -> Result<Vec<pb::Outcome>, HandlerError> {
         let function = request.function();
-        let interface = interface_of(function).ok_or_else(|| {
-            HandlerError::InvalidRequest(format!("unknown function {}", request.function))
-        })?;
+        let interface = check_request(request)?;
         let instance = self
             .instances
             .get(&interface)
@@ -195,18 +215,27 @@ impl LoadedHandler {
         let method = instance
             .getattr(name)
             .map_err(|_| HandlerError::NotImplemented(interface_name(interface)))?;
+        let limit = match request.call_timeout_ms {
+            0 => self.call_timeout,
+            ms => Duration::from_millis(u64::from(ms)),
+        };
         let mut strings = StringCache::default();
         request
             .calls
             .iter()
             .enumerate()
             .map(|(index, call)| {
+                // check_request has matched every call to the function;
+                // what can still fail here is building Python objects.
                 let args = call_args(py, function, call, &mut strings).ok_or_else(|| {
-                    HandlerError::InvalidRequest(format!(
-                        "call {index} does not carry the arguments of {name}"
-                    ))
+                    HandlerError::InvalidRequest(format!("call {index}: cannot build its arguments"))
                 })?;
-                Ok(match method.call1(args) {
+                self.watch.begin(limit);
+                let result = method.call1(args);
+                if self.watch.end(py) && result.is_err() {
+                    return Ok(timeout_outcome(limit));
+                }
+                Ok(match result {
                     Ok(result) => match function {
                         pb::Function::SingleFileParserGetS3FileType
                         | pb::Function::SingleFileParserGetResolvedS3FileName => {
@@ -225,6 +254,15 @@ impl LoadedHandler {
     }
 }
 
+fn timeout_outcome(limit: Duration) -> pb::Outcome {
+    crate::handler::user_error_outcome(
+        "CallTimeout",
+        format!("the call ran longer than {} ms and was interrupted", limit.as_millis()),
+        String::new(),
+        false,
+    )
+}
+
 const ALL_INTERFACES: [pb::Interface; 6] = [
     pb::Interface::SingleFileParser,
     pb::Interface::QueueMessageReader,
@@ -233,17 +271,6 @@ const ALL_INTERFACES: [pb::Interface; 6] = [
     pb::Interface::DynamodbTableItemReader,
     pb::Interface::SagemakerVectors,
 ];
-
-fn method_name(function: pb::Function) -> &'static str {
-    match function {
-        pb::Function::Unspecified => "",
-        pb::Function::SingleFileParserGetS3FileType => "getS3FileType",
-        pb::Function::SingleFileParserGetResolvedS3FileName => "getResolvedS3FileName",
-        pb::Function::SingleFileParserGetRecordStartPattern => "getRecordStartPattern",
-        pb::Function::SingleFileParserGetRecordEndPattern => "getRecordEndPattern",
-        pb::Function::SingleFileParserParseDocument => "parseDocument",
-    }
-}
 
 /// The positional arguments of one call, or None when the call's args do
 /// not belong to `function`.

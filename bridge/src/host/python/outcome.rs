@@ -183,10 +183,10 @@ fn read_parse_result(result: &Bound<'_, PyAny>) -> Result<pb::ParseDocumentResul
 fn read_document(document: &Bound<'_, PyAny>) -> Result<pb::Document, ReadError> {
     let py = document.py();
     let document_type = match document.getattr_opt(intern!(py, "documentType"))? {
-        Some(kind) if !kind.is_none() => match enum_text(&kind)?.as_str() {
-            "Document" => pb::DocumentType::Document,
-            "ErrorDoc" => pb::DocumentType::ErrorDoc,
-            "SkipDoc" => pb::DocumentType::SkipDoc,
+        Some(kind) if !kind.is_none() => match enum_text(&kind)?.to_ascii_lowercase().as_str() {
+            "document" => pb::DocumentType::Document,
+            "errordoc" => pb::DocumentType::ErrorDoc,
+            "skipdoc" => pb::DocumentType::SkipDoc,
             other => {
                 return Err(format!(
                     "documentType is {other:?}; expected Document, ErrorDoc or SkipDoc"
