@@ -21,14 +21,28 @@ use crate::error_sinks::folder::ErrorFolder;
 use crate::pipeline::{FileTask, RunCounters, TaskReport, TaskServices, run_file_task};
 use crate::sinks::task_file_stem;
 use crate::store::{Progress, State, StoreError, TaskEnd, TaskStore};
+use ferry_bridge::Handler;
 
 /// How `ferry run` is set up, apart from the dataset file.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// The ferry-bridge executable to start.
     pub bridge_binary: PathBuf,
     /// Forget the dataset's progress and start over.
     pub restart: bool,
+    /// The Rust handlers linked into this binary, for datasets whose
+    /// `artifactImplementationLanguage` is Rust.
+    pub rust_handler: Option<Arc<dyn Handler>>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("bridge_binary", &self.bridge_binary)
+            .field("restart", &self.restart)
+            .field("rust_handler", &self.rust_handler.is_some())
+            .finish()
+    }
 }
 
 /// What a run did.
@@ -64,6 +78,11 @@ pub enum RunError {
     Spawn(#[from] SpawnError),
     #[error(transparent)]
     Bridge(#[from] BridgeError),
+    /// The dataset asks for Rust handlers and this binary has none.
+    #[error(
+        "the dataset's handler is written in Rust, and this ferry binary has no Rust handlers linked in: run the binary your handler crate builds (see examples/rust-logs)"
+    )]
+    NoRustHandlers,
     /// A working directory (bridge sockets) could not be created.
     #[error("cannot create a directory for bridge sockets: {0}")]
     SocketDir(std::io::Error),
@@ -167,34 +186,23 @@ async fn run_tasks(
     cancel: &CancellationToken,
 ) -> Result<Vec<TaskReport>, RunError> {
     let ReadConnector::File(read) = &config.read;
-    let language = match read.handler.language {
-        Language::Python => "python",
+    let (clients, processes, _sockets) = match (read.handler.language, &read.handler.path) {
+        (Language::Rust, _) => {
+            let handler = options.rust_handler.clone().ok_or(RunError::NoRustHandlers)?;
+            let client = BridgeClient::in_process(handler)?;
+            client.require(pb::Interface::SingleFileParser)?;
+            (vec![client], Vec::new(), None)
+        }
+        (language, Some(handler)) => {
+            let language = if language == Language::Python { "python" } else { "js" };
+            let bridges = config.compute.bridge_processes.min(pending.len()).max(1);
+            let (clients, processes, sockets) =
+                start_bridges(&options.bridge_binary, language, handler, bridges).await?;
+            (clients, processes, Some(sockets))
+        }
+        (_, None) => unreachable!("validation requires handlerPath for bridge languages"),
     };
     let (output_directory, error_directory) = directories(config);
-    // Unix socket paths must be short (108 bytes), so they live in a
-    // private temporary directory rather than next to the dataset.
-    let sockets = tempfile::Builder::new().prefix("ferry-").tempdir().map_err(RunError::SocketDir)?;
-    let bridge_count = config.compute.bridge_processes.min(pending.len()).max(1);
-    let mut processes = Vec::with_capacity(bridge_count);
-    let mut clients = Vec::with_capacity(bridge_count);
-    let started = async {
-        for index in 0..bridge_count {
-            let socket = sockets.path().join(format!("bridge-{index}.sock"));
-            let process = BridgeProcess::spawn(&options.bridge_binary, language, &read.handler.path, &socket).await?;
-            let client = BridgeClient::connect(process.addr()).await;
-            processes.push(process);
-            let client = client?;
-            client.require(pb::Interface::SingleFileParser)?;
-            clients.push(client);
-        }
-        Ok::<(), RunError>(())
-    }
-    .await;
-    if let Err(err) = started {
-        stop_all(processes).await;
-        return Err(err);
-    }
-
     let run_id = format!("{}-{}", crate::store::now_ms(), std::process::id());
     let errors = ErrorFolder::new(&error_directory);
     let reports = futures::stream::iter(pending.iter().enumerate())
@@ -240,6 +248,40 @@ async fn run_tasks(
         }
     }
     Ok(reports)
+}
+
+/// Starts `count` bridge processes and connects to each. Unix socket
+/// paths must be short (108 bytes), so they live in a private temporary
+/// directory rather than next to the dataset.
+async fn start_bridges(
+    binary: &Path,
+    language: &str,
+    handler: &Path,
+    count: usize,
+) -> Result<(Vec<BridgeClient>, Vec<BridgeProcess>, tempfile::TempDir), RunError> {
+    let sockets = tempfile::Builder::new().prefix("ferry-").tempdir().map_err(RunError::SocketDir)?;
+    let mut processes = Vec::with_capacity(count);
+    let mut clients = Vec::with_capacity(count);
+    let started = async {
+        for index in 0..count {
+            let socket = sockets.path().join(format!("bridge-{index}.sock"));
+            let process = BridgeProcess::spawn(binary, language, handler, &socket).await?;
+            let client = BridgeClient::connect(process.addr()).await;
+            processes.push(process);
+            let client = client?;
+            client.require(pb::Interface::SingleFileParser)?;
+            clients.push(client);
+        }
+        Ok::<(), RunError>(())
+    }
+    .await;
+    match started {
+        Ok(()) => Ok((clients, processes, sockets)),
+        Err(err) => {
+            stop_all(processes).await;
+            Err(err)
+        }
+    }
 }
 
 async fn stop_all(processes: Vec<BridgeProcess>) {

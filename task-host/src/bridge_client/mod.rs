@@ -1,10 +1,14 @@
-//! How the task host reaches a handler: a gRPC client of a bridge, after a
-//! handshake that checks the protocol and the interfaces served.
+//! How the task host reaches a handler: a gRPC client of a bridge process,
+//! after a handshake that checks the protocol and the interfaces served,
+//! or a handler linked into this process (Rust handlers), called directly
+//! with the same messages.
 
 mod process;
 
-use ferry_bridge::ListenAddr;
+use std::sync::Arc;
+
 use ferry_bridge::handler::interface_name;
+use ferry_bridge::{Handler, HandlerError, ListenAddr};
 use ferry_proto::pb::bridge_client::BridgeClient as GrpcClient;
 use ferry_proto::{MAX_MESSAGE_BYTES, PROTOCOL_VERSION, pb};
 use tonic::transport::Channel;
@@ -50,21 +54,45 @@ impl From<tonic::Status> for BridgeError {
     }
 }
 
-/// A connected, handshaken bridge. Cheap to clone; clones share the
-/// HTTP/2 connection, which multiplexes concurrent batches.
-#[derive(Debug, Clone)]
+impl From<HandlerError> for BridgeError {
+    fn from(err: HandlerError) -> Self {
+        match err {
+            HandlerError::NotLoaded(failure) => BridgeError::HandlerNotLoaded(failure.message),
+            HandlerError::Unavailable(reason) => BridgeError::Transport(reason),
+            other => BridgeError::Protocol(other.to_string()),
+        }
+    }
+}
+
+/// A handler ready for calls. Cheap to clone; clones of a gRPC client
+/// share its HTTP/2 connection, which multiplexes concurrent batches.
+#[derive(Clone)]
 pub struct BridgeClient {
-    grpc: GrpcClient<Channel>,
+    transport: Transport,
     handshake: pb::HandshakeResponse,
+}
+
+#[derive(Clone)]
+enum Transport {
+    Grpc(GrpcClient<Channel>),
+    InProcess(Arc<dyn Handler>),
+}
+
+impl std::fmt::Debug for BridgeClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let transport = match self.transport {
+            Transport::Grpc(_) => "grpc",
+            Transport::InProcess(_) => "in-process",
+        };
+        f.debug_struct("BridgeClient").field("transport", &transport).finish_non_exhaustive()
+    }
 }
 
 impl BridgeClient {
     /// Connects and performs the handshake.
     pub async fn connect(addr: &ListenAddr) -> Result<Self, BridgeError> {
-        let channel = addr
-            .connect()
-            .await
-            .map_err(|err| BridgeError::Transport(format!("cannot connect to {addr}: {err}")))?;
+        let channel =
+            addr.connect().await.map_err(|err| BridgeError::Transport(format!("cannot connect to {addr}: {err}")))?;
         let mut grpc = GrpcClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -82,7 +110,22 @@ impl BridgeClient {
                 i32::from(PROTOCOL_VERSION)
             )));
         }
-        Ok(Self { grpc, handshake })
+        Ok(Self { transport: Transport::Grpc(grpc), handshake })
+    }
+
+    /// Wraps a handler linked into this process.
+    pub fn in_process(handler: Arc<dyn Handler>) -> Result<Self, BridgeError> {
+        let description =
+            handler.description().map_err(|failure| BridgeError::HandlerNotLoaded(failure.message.clone()))?;
+        let handshake = pb::HandshakeResponse {
+            protocol_version: PROTOCOL_VERSION.into(),
+            language: description.language.into(),
+            runtime_version: description.runtime_version.clone(),
+            interfaces: description.interfaces.iter().map(|&interface| interface.into()).collect(),
+            handler_digest: description.digest.clone(),
+            bridge_version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        Ok(Self { transport: Transport::InProcess(handler), handshake })
     }
 
     pub fn handshake(&self) -> &pb::HandshakeResponse {
@@ -94,11 +137,7 @@ impl BridgeClient {
         if self.handshake.interfaces.contains(&i32::from(interface)) {
             return Ok(());
         }
-        let served: Vec<&str> = self
-            .handshake
-            .interfaces()
-            .map(interface_name)
-            .collect();
+        let served: Vec<&str> = self.handshake.interfaces().map(interface_name).collect();
         Err(BridgeError::MissingInterface {
             needed: interface_name(interface),
             served: if served.is_empty() { "nothing".to_owned() } else { served.join(", ") },
@@ -106,24 +145,16 @@ impl BridgeClient {
     }
 
     /// Runs one batch; returns exactly one outcome per call.
-    pub async fn invoke(
-        &self,
-        function: pb::Function,
-        calls: Vec<pb::Call>,
-    ) -> Result<Vec<pb::Outcome>, BridgeError> {
+    pub async fn invoke(&self, function: pb::Function, calls: Vec<pb::Call>) -> Result<Vec<pb::Outcome>, BridgeError> {
         let expected = calls.len();
-        let request = pb::InvokeRequest {
-            function: function.into(),
-            calls,
-            call_timeout_ms: 0,
-            traceparent: String::new(),
+        let request =
+            pb::InvokeRequest { function: function.into(), calls, call_timeout_ms: 0, traceparent: String::new() };
+        let outcomes = match &self.transport {
+            Transport::Grpc(grpc) => grpc.clone().invoke(request).await?.into_inner().outcomes,
+            Transport::InProcess(handler) => handler.invoke(request).await?,
         };
-        let outcomes = self.grpc.clone().invoke(request).await?.into_inner().outcomes;
         if outcomes.len() != expected {
-            return Err(BridgeError::Protocol(format!(
-                "{} outcomes for {expected} calls",
-                outcomes.len()
-            )));
+            return Err(BridgeError::Protocol(format!("{} outcomes for {expected} calls", outcomes.len())));
         }
         Ok(outcomes)
     }

@@ -45,12 +45,7 @@ pub struct BridgeProcess {
 impl BridgeProcess {
     /// Starts `binary` for the handler and waits until it listens on
     /// `socket`.
-    pub async fn spawn(
-        binary: &Path,
-        language: &str,
-        handler: &Path,
-        socket: &Path,
-    ) -> Result<Self, SpawnError> {
+    pub async fn spawn(binary: &Path, language: &str, handler: &Path, socket: &Path) -> Result<Self, SpawnError> {
         let addr = ListenAddr::Unix(socket.to_path_buf());
         let mut command = Command::new(binary);
         command
@@ -71,10 +66,7 @@ impl BridgeProcess {
         if std::env::var_os("FERRY_LOG").is_none() {
             command.env("FERRY_LOG", "warn");
         }
-        let mut child = command.spawn().map_err(|source| SpawnError::Start {
-            binary: binary.to_path_buf(),
-            source,
-        })?;
+        let mut child = command.spawn().map_err(|source| SpawnError::Start { binary: binary.to_path_buf(), source })?;
         let stdin = child.stdin.take();
         let Some(stdout) = child.stdout.take() else {
             return Err(SpawnError::ExitedEarly { status: "no stdout".to_owned() });

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use ferry_bridge::Handler;
 use tokio_util::sync::CancellationToken;
 
 use crate::bridge_client::default_bridge_binary;
@@ -84,6 +85,17 @@ enum TasksCommand {
 
 /// Runs the CLI with the process arguments.
 pub fn main() -> ExitCode {
+    run_cli(None)
+}
+
+/// Runs the CLI with the user's Rust handlers linked in: datasets whose
+/// `artifactImplementationLanguage` is `Rust` call them in process. A
+/// handler crate's `main` is just `ferry_task_host::cli::main_with(...)`.
+pub fn main_with(rust_handler: impl Handler) -> ExitCode {
+    run_cli(Some(Arc::new(rust_handler)))
+}
+
+fn run_cli(rust_handler: Option<Arc<dyn Handler>>) -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -100,10 +112,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    ExitCode::from(runtime.block_on(dispatch(cli)))
+    ExitCode::from(runtime.block_on(dispatch(cli, rust_handler)))
 }
 
-async fn dispatch(cli: Cli) -> u8 {
+async fn dispatch(cli: Cli, rust_handler: Option<Arc<dyn Handler>>) -> u8 {
     let store = match SqliteTaskStore::open(&cli.store) {
         Ok(store) => Arc::new(store),
         Err(err) => {
@@ -113,10 +125,8 @@ async fn dispatch(cli: Cli) -> u8 {
     };
     let result = match cli.command {
         Command::Run { dataset, restart, bridge_bin } => {
-            let options = RunOptions {
-                bridge_binary: bridge_bin.unwrap_or_else(default_bridge_binary),
-                restart,
-            };
+            let options =
+                RunOptions { bridge_binary: bridge_bin.unwrap_or_else(default_bridge_binary), restart, rust_handler };
             return run(&dataset, store, &options).await;
         }
         Command::Datasets { command: DatasetsCommand::List { json } } => {

@@ -112,8 +112,8 @@ pub(super) static READER_TYPES: Choices<ReaderType> = Choices::new(&[
 /// `readConnector.artifactImplementationLanguage`.
 pub(super) static LANGUAGES: Choices<Language> = Choices::new(&[
     ("Python", Some(Language::Python)),
-    ("Javascript", None),
-    ("Rust", None),
+    ("Javascript", Some(Language::JavaScript)),
+    ("Rust", Some(Language::Rust)),
 ]);
 
 /// Where a write connector writes to.

@@ -140,14 +140,20 @@ pub struct HandlerSpec {
     /// `artifactImplementationLanguage`.
     pub language: Language,
     /// `handlerPath`: the handler file or package directory; canonical.
-    pub path: PathBuf,
+    /// Required for Python and JavaScript; Rust handlers are linked into
+    /// the `ferry` binary, so for them it is optional and unused.
+    pub path: Option<PathBuf>,
 }
 
 /// The language a handler is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Language {
-    /// Run by the Python bridge.
+    /// Run by a `ferry-bridge --language python` process.
     Python,
+    /// Run by a `ferry-bridge --language js` process.
+    JavaScript,
+    /// Linked into the `ferry` binary and called in process.
+    Rust,
 }
 
 /// One file of the manifest.

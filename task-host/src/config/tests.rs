@@ -111,7 +111,7 @@ fn expected_sample(fixture: &Fixture) -> DatasetConfig {
         read: ReadConnector::File(FileReadConnector {
             handler: HandlerSpec {
                 language: Language::Python,
-                path: fixture.root.join("handler.py"),
+                path: Some(fixture.root.join("handler.py")),
             },
             directory: fixture.data(),
         }),
@@ -320,18 +320,6 @@ fn letsdata_values_this_build_cannot_run_are_not_available() {
             "readerType",
             "SPARKREADER",
             "SingleFileReader",
-        ),
-        (
-            "readConnector",
-            "artifactImplementationLanguage",
-            "javascript",
-            "Python",
-        ),
-        (
-            "readConnector",
-            "artifactImplementationLanguage",
-            "Rust",
-            "Python",
         ),
         ("writeConnector", "connectorDestination", "Kinesis", "File"),
         ("writeConnector", "connectorDestination", "Kafka", "File"),
@@ -752,7 +740,7 @@ fn every_problem_in_the_file_is_reported_at_once() {
         .parse(|dataset| {
             dataset["datasetNam"] = json!("typo");
             dataset["readConnector"]["bucketName"] = json!("b");
-            dataset["readConnector"]["artifactImplementationLanguage"] = json!("Javascript");
+            dataset["readConnector"]["readerType"] = json!("KinesisStreamReader");
             dataset["manifestFile"]["fileContents"] = json!("logs-0001.jsonl\nmissing.jsonl");
             dataset["writeConnector"]["connectorDestination"] = json!("S3");
             dataset["computeEngine"]["batchSize"] = json!("many");
@@ -770,8 +758,8 @@ fn every_problem_in_the_file_is_reported_at_once() {
              accessGrantRoleArn, customerAccountForAccess, readConnector, manifestFile, \
              writeConnector, errorConnector, computeEngine\n  \
              - readConnector.bucketName: unknown field; expected one of: {expected_fields}\n  \
-             - readConnector.artifactImplementationLanguage: \"Javascript\" is not available \
-             in this build; available: Python\n  \
+             - readConnector.readerType: \"KinesisStreamReader\" is not available \
+             in this build; available: SingleFileReader\n  \
              - manifestFile.fileContents line 2: \"missing.jsonl\" not found in {data}\n  \
              - writeConnector.connectorDestination: \"S3\" is not available in this build; \
              available: File\n  \
@@ -781,4 +769,22 @@ fn every_problem_in_the_file_is_reported_at_once() {
             data = fixture.data().display(),
         )
     );
+}
+
+#[test]
+fn a_rust_handler_needs_no_handler_path_but_python_does() {
+    let fixture = Fixture::new();
+    let config = fixture
+        .parse(|dataset| {
+            dataset["readConnector"]["artifactImplementationLanguage"] = json!("rust");
+            dataset["readConnector"].as_object_mut().expect("object").remove("handlerPath");
+        })
+        .expect("a Rust dataset without handlerPath is valid");
+    let ReadConnector::File(read) = config.read;
+    assert_eq!((read.handler.language, read.handler.path), (Language::Rust, None));
+
+    let issues = fixture.issues(|dataset| {
+        dataset["readConnector"].as_object_mut().expect("object").remove("handlerPath");
+    });
+    assert_eq!(issues, ["readConnector.handlerPath: missing required field"]);
 }

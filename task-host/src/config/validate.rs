@@ -11,18 +11,16 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::choices::{
-    COMPUTE_ENGINE_TYPES, Choices, ComputeEngineType, ERROR_DESTINATIONS, ErrorDestination,
-    LANGUAGES, READ_DESTINATIONS, READER_TYPES, ReadDestination, ReaderType, WRITE_DESTINATIONS,
-    WriteDestination,
+    COMPUTE_ENGINE_TYPES, Choices, ComputeEngineType, ERROR_DESTINATIONS, ErrorDestination, LANGUAGES,
+    READ_DESTINATIONS, READER_TYPES, ReadDestination, ReaderType, WRITE_DESTINATIONS, WriteDestination,
 };
 use super::issues::{Issues, join};
 use super::manifest::{self, ReadSide};
 use super::raw::{
-    RawDataset, RawFileReadConnector, RawFileWriteConnector, RawFolderErrorConnector,
-    RawLocalComputeEngine,
+    RawDataset, RawFileReadConnector, RawFileWriteConnector, RawFolderErrorConnector, RawLocalComputeEngine,
 };
 use super::{
-    ComputeEngine, ConfigIssue, DatasetConfig, ErrorConnector, FileReadConnector, HandlerSpec,
+    ComputeEngine, ConfigIssue, DatasetConfig, ErrorConnector, FileReadConnector, HandlerSpec, Language,
     LetsDataAccount, ReadConnector, WriteConnector, parse, paths,
 };
 
@@ -34,8 +32,8 @@ const MAX_DATASET_NAME_CHARS: usize = 128;
 pub(super) fn dataset(root: Value, dataset_file: &Path) -> Result<DatasetConfig, Vec<ConfigIssue>> {
     let mut issues = Issues::default();
     let base = paths::base_dir(dataset_file);
-    let Some(raw) = parse::object(root, "", &mut issues)
-        .and_then(|object| parse::fields::<RawDataset>(object, "", &mut issues))
+    let Some(raw) =
+        parse::object(root, "", &mut issues).and_then(|object| parse::fields::<RawDataset>(object, "", &mut issues))
     else {
         return Err(issues.into_vec());
     };
@@ -45,10 +43,7 @@ pub(super) fn dataset(root: Value, dataset_file: &Path) -> Result<DatasetConfig,
         .require(raw.read_connector, "readConnector")
         .map(|value| read_connector(value, &base, &mut issues))
         .unwrap_or_default();
-    let read_side = ReadSide {
-        directory: read.directory.as_deref(),
-        reader_type: read.reader_type.as_deref(),
-    };
+    let read_side = ReadSide { directory: read.directory.as_deref(), reader_type: read.reader_type.as_deref() };
     let manifest = issues
         .require(raw.manifest_file, "manifestFile")
         .and_then(|value| manifest::validate(value, &read_side, &mut issues));
@@ -60,22 +55,14 @@ pub(super) fn dataset(root: Value, dataset_file: &Path) -> Result<DatasetConfig,
         Some(value) => error_connector(value, &base, &mut issues),
         None => default_error_connector(&base, &mut issues),
     };
-    check_directories_differ(
-        read.directory.as_deref(),
-        write.as_ref(),
-        error.as_ref(),
-        error_given,
-        &mut issues,
-    );
+    check_directories_differ(read.directory.as_deref(), write.as_ref(), error.as_ref(), error_given, &mut issues);
     let compute = match raw.compute_engine {
         Some(value) => compute_engine(value, &mut issues),
         None => Some(ComputeEngine::default()),
     };
 
     match (name, read.connector, manifest, write, error, compute) {
-        (Some(name), Some(read), Some(manifest), Some(write), Some(error), Some(compute))
-            if issues.is_empty() =>
-        {
+        (Some(name), Some(read), Some(manifest), Some(write), Some(error), Some(compute)) if issues.is_empty() => {
             Ok(DatasetConfig {
                 name,
                 aws: LetsDataAccount {
@@ -132,13 +119,7 @@ fn read_connector(value: Value, base: &Path, issues: &mut Issues) -> ReadSection
         return section;
     };
     let destination = parse::selector(&object, "connectorDestination", PATH, issues);
-    match required_choice(
-        &READ_DESTINATIONS,
-        destination,
-        PATH,
-        "connectorDestination",
-        issues,
-    ) {
+    match required_choice(&READ_DESTINATIONS, destination, PATH, "connectorDestination", issues) {
         Some(ReadDestination::File) => {}
         None => return section,
     }
@@ -154,37 +135,23 @@ fn read_connector(value: Value, base: &Path, issues: &mut Issues) -> ReadSection
         "artifactImplementationLanguage",
         issues,
     );
-    let handler = issues
-        .require(raw.handler_path, &join(PATH, "handlerPath"))
-        .and_then(|written| {
-            existing(
-                base,
-                &written,
-                &join(PATH, "handlerPath"),
-                Kind::Any,
-                issues,
-            )
-        });
+    let handler_path = if language == Some(Language::Rust) {
+        raw.handler_path
+    } else {
+        issues.require(raw.handler_path, &join(PATH, "handlerPath"))
+    };
+    let handler =
+        handler_path.and_then(|written| existing(base, &written, &join(PATH, "handlerPath"), Kind::Any, issues));
     section.directory = issues
         .require(raw.directory, &join(PATH, "directory"))
-        .and_then(|written| {
-            existing(
-                base,
-                &written,
-                &join(PATH, "directory"),
-                Kind::Directory,
-                issues,
-            )
-        });
+        .and_then(|written| existing(base, &written, &join(PATH, "directory"), Kind::Directory, issues));
 
-    if let (Some(ReaderType::SingleFileReader), Some(language), Some(handler), Some(directory)) =
-        (reader_type, language, handler, &section.directory)
+    let handler_ready = handler.is_some() || language == Some(Language::Rust);
+    if let (Some(ReaderType::SingleFileReader), Some(language), true, Some(directory)) =
+        (reader_type, language, handler_ready, &section.directory)
     {
         section.connector = Some(ReadConnector::File(FileReadConnector {
-            handler: HandlerSpec {
-                language,
-                path: handler,
-            },
+            handler: HandlerSpec { language, path: handler },
             directory: directory.clone(),
         }));
     }
@@ -195,13 +162,7 @@ fn write_connector(value: Value, base: &Path, issues: &mut Issues) -> Option<Wri
     const PATH: &str = "writeConnector";
     let object = parse::object(value, PATH, issues)?;
     let destination = parse::selector(&object, "connectorDestination", PATH, issues);
-    match required_choice(
-        &WRITE_DESTINATIONS,
-        destination,
-        PATH,
-        "connectorDestination",
-        issues,
-    )? {
+    match required_choice(&WRITE_DESTINATIONS, destination, PATH, "connectorDestination", issues)? {
         WriteDestination::File => {}
     }
     let raw = parse::fields::<RawFileWriteConnector>(object, PATH, issues)?;
@@ -215,13 +176,7 @@ fn error_connector(value: Value, base: &Path, issues: &mut Issues) -> Option<Err
     const PATH: &str = "errorConnector";
     let object = parse::object(value, PATH, issues)?;
     let destination = parse::selector(&object, "connectorDestination", PATH, issues);
-    match required_choice(
-        &ERROR_DESTINATIONS,
-        destination,
-        PATH,
-        "connectorDestination",
-        issues,
-    )? {
+    match required_choice(&ERROR_DESTINATIONS, destination, PATH, "connectorDestination", issues)? {
         ErrorDestination::Folder => {}
     }
     let raw = parse::fields::<RawFolderErrorConnector>(object, PATH, issues)?;
@@ -252,37 +207,25 @@ fn check_directories_differ(
     let defaulted = if error_given {
         String::new()
     } else {
-        format!(
-            " (errorConnector is not set, so it is the default {:?})",
-            ErrorConnector::DEFAULT_DIRECTORY
-        )
+        format!(" (errorConnector is not set, so it is the default {:?})", ErrorConnector::DEFAULT_DIRECTORY)
     };
     let same = |a: Option<&Path>, b: Option<&Path>| a.is_some() && a == b;
     if same(write, read) {
         issues.push(
             "writeConnector.directory",
-            format!(
-                "must differ from readConnector.directory ({})",
-                shown_dir(read)
-            ),
+            format!("must differ from readConnector.directory ({})", shown_dir(read)),
         );
     }
     if same(error, read) {
         issues.push(
             "errorConnector.directory",
-            format!(
-                "must differ from readConnector.directory ({}){defaulted}",
-                shown_dir(read)
-            ),
+            format!("must differ from readConnector.directory ({}){defaulted}", shown_dir(read)),
         );
     }
     if same(error, write) {
         issues.push(
             "errorConnector.directory",
-            format!(
-                "must differ from writeConnector.directory ({}){defaulted}",
-                shown_dir(write)
-            ),
+            format!("must differ from writeConnector.directory ({}){defaulted}", shown_dir(write)),
         );
     }
 }
@@ -385,14 +328,7 @@ fn setting(
     match usize::try_from(given) {
         Ok(value) if range.contains(&value) => Some(value),
         _ => {
-            issues.push(
-                path,
-                format!(
-                    "must be between {} and {} {unit}; got {given}",
-                    range.start(),
-                    range.end()
-                ),
-            );
+            issues.push(path, format!("must be between {} and {} {unit}; got {given}", range.start(), range.end()));
             None
         }
     }
@@ -409,10 +345,7 @@ fn required_choice<T: Copy>(
 ) -> Option<T> {
     let path = join(parent, key);
     let given = issues.require(given, &path)?;
-    choices
-        .pick(&given)
-        .map_err(|message| issues.push(path, message))
-        .ok()
+    choices.pick(&given).map_err(|message| issues.push(path, message)).ok()
 }
 
 /// What an existing path must be.
@@ -424,13 +357,7 @@ enum Kind {
 
 /// `written` resolved against `base` and made canonical; `None` after
 /// reporting that it is empty, missing, or not of the `kind` wanted.
-fn existing(
-    base: &Path,
-    written: &str,
-    path: &str,
-    kind: Kind,
-    issues: &mut Issues,
-) -> Option<PathBuf> {
+fn existing(base: &Path, written: &str, path: &str, kind: Kind, issues: &mut Issues) -> Option<PathBuf> {
     if written.is_empty() {
         issues.push(path, "must not be empty");
         return None;
@@ -442,10 +369,7 @@ fn existing(
             return None;
         }
         Err(err) => {
-            issues.push(
-                path,
-                format!("cannot read {}: {err}", base.join(written).display()),
-            );
+            issues.push(path, format!("cannot read {}: {err}", base.join(written).display()));
             return None;
         }
     };
@@ -459,12 +383,7 @@ fn existing(
 /// `written` resolved against `base`, for a directory created at run time;
 /// `None` after reporting that it is empty or names something that is not
 /// a directory.
-fn output_directory(
-    base: &Path,
-    written: &str,
-    path: &str,
-    issues: &mut Issues,
-) -> Option<PathBuf> {
+fn output_directory(base: &Path, written: &str, path: &str, issues: &mut Issues) -> Option<PathBuf> {
     if written.is_empty() {
         issues.push(path, "must not be empty");
         return None;
@@ -472,10 +391,7 @@ fn output_directory(
     let resolved = paths::planned(base, written);
     match fs::metadata(&resolved) {
         Ok(metadata) if !metadata.is_dir() => {
-            issues.push(
-                path,
-                format!("{} exists and is not a directory", resolved.display()),
-            );
+            issues.push(path, format!("{} exists and is not a directory", resolved.display()));
             None
         }
         _ => Some(resolved),
