@@ -740,7 +740,7 @@ fn every_problem_in_the_file_is_reported_at_once() {
         .parse(|dataset| {
             dataset["datasetNam"] = json!("typo");
             dataset["readConnector"]["bucketName"] = json!("b");
-            dataset["readConnector"]["readerType"] = json!("KinesisStreamReader");
+            dataset["readConnector"]["artifactImplementationLanguage"] = json!("Java");
             dataset["manifestFile"]["fileContents"] = json!("logs-0001.jsonl\nmissing.jsonl");
             dataset["writeConnector"]["connectorDestination"] = json!("S3");
             dataset["computeEngine"]["batchSize"] = json!("many");
@@ -758,8 +758,8 @@ fn every_problem_in_the_file_is_reported_at_once() {
              accessGrantRoleArn, customerAccountForAccess, readConnector, manifestFile, \
              writeConnector, errorConnector, computeEngine\n  \
              - readConnector.bucketName: unknown field; expected one of: {expected_fields}\n  \
-             - readConnector.readerType: \"KinesisStreamReader\" is not available \
-             in this build; available: SingleFileReader\n  \
+             - readConnector.artifactImplementationLanguage: expected one of: Python, \
+             Javascript, Rust; got \"Java\"\n  \
              - manifestFile.fileContents line 2: \"missing.jsonl\" not found in {data}\n  \
              - writeConnector.connectorDestination: \"S3\" is not available in this build; \
              available: File\n  \
