@@ -120,15 +120,51 @@ class Document:
         return f"{type(self).__name__}({fields})"
 
 
-class ErrorDoc(Document):
-    """A record that could not be processed; routed to the error destination.
+class _PositionedDoc(Document):
+    """Shared by :class:`ErrorDoc` and :class:`SkipDoc`: a document that says
+    where its record starts and ends.
 
     ``errorStartoffsetMap`` / ``errorEndoffsetMap`` map a file type (or other
-    source identifier) to the offset, as a string, where the bad record starts /
-    ends. ``documentType`` is always :attr:`DocumentType.ErrorDoc`.
+    source identifier) to the offset, as a string, where the record starts /
+    ends.
     """
 
-    __slots__ = ("errorStartoffsetMap", "errorEndoffsetMap", "errorMessage")
+    __slots__ = ("errorStartoffsetMap", "errorEndoffsetMap")
+
+    def _set_fields(
+        self,
+        documentType: DocumentType,
+        documentId: Optional[str],
+        recordType: Optional[str],
+        partitionKey: Optional[str],
+        documentMetadata: Optional[Dict[str, Any]],
+        documentKeyValuesMap: Optional[Dict[str, Any]],
+        errorStartoffsetMap: Optional[Dict[str, Any]],
+        errorEndoffsetMap: Optional[Dict[str, Any]],
+    ) -> None:
+        self.documentType = documentType
+        self.documentId = documentId
+        self.recordType = recordType
+        self.partitionKey = partitionKey
+        self.documentMetadata = documentMetadata
+        self.documentKeyValuesMap = documentKeyValuesMap
+        self.errorStartoffsetMap = errorStartoffsetMap
+        self.errorEndoffsetMap = errorEndoffsetMap
+
+    def getErrorStartOffsetMap(self) -> Optional[Dict[str, Any]]:
+        return self.errorStartoffsetMap
+
+    def getErrorEndOffsetMap(self) -> Optional[Dict[str, Any]]:
+        return self.errorEndoffsetMap
+
+
+class ErrorDoc(_PositionedDoc):
+    """A record that could not be processed; routed to the error destination.
+
+    ``documentType`` is always :attr:`DocumentType.ErrorDoc`.
+    """
+
+    __slots__ = ("errorMessage",)
 
     def __init__(
         self,
@@ -141,34 +177,24 @@ class ErrorDoc(Document):
         errorEndoffsetMap: Optional[Dict[str, Any]] = None,
         errorMessage: Optional[str] = None,
     ) -> None:
-        self.documentType = DocumentType.ErrorDoc
-        self.documentId = documentId
-        self.recordType = recordType
-        self.partitionKey = partitionKey
-        self.documentMetadata = documentMetadata
-        self.documentKeyValuesMap = documentKeyValuesMap
-        self.errorStartoffsetMap = errorStartoffsetMap
-        self.errorEndoffsetMap = errorEndoffsetMap
+        self._set_fields(
+            DocumentType.ErrorDoc, documentId, recordType, partitionKey, documentMetadata,
+            documentKeyValuesMap, errorStartoffsetMap, errorEndoffsetMap,
+        )
         self.errorMessage = errorMessage
-
-    def getErrorStartOffsetMap(self) -> Optional[Dict[str, Any]]:
-        return self.errorStartoffsetMap
-
-    def getErrorEndOffsetMap(self) -> Optional[Dict[str, Any]]:
-        return self.errorEndoffsetMap
 
     def getErrorMessage(self) -> Optional[str]:
         return self.errorMessage
 
 
-class SkipDoc(Document):
+class SkipDoc(_PositionedDoc):
     """A record that is intentionally not written anywhere (only checkpointed).
 
     Same fields as :class:`ErrorDoc` with ``skipMessage`` instead of
     ``errorMessage``. ``documentType`` is always :attr:`DocumentType.SkipDoc`.
     """
 
-    __slots__ = ("errorStartoffsetMap", "errorEndoffsetMap", "skipMessage")
+    __slots__ = ("skipMessage",)
 
     def __init__(
         self,
@@ -181,21 +207,11 @@ class SkipDoc(Document):
         errorEndoffsetMap: Optional[Dict[str, Any]] = None,
         skipMessage: Optional[str] = None,
     ) -> None:
-        self.documentType = DocumentType.SkipDoc
-        self.documentId = documentId
-        self.recordType = recordType
-        self.partitionKey = partitionKey
-        self.documentMetadata = documentMetadata
-        self.documentKeyValuesMap = documentKeyValuesMap
-        self.errorStartoffsetMap = errorStartoffsetMap
-        self.errorEndoffsetMap = errorEndoffsetMap
+        self._set_fields(
+            DocumentType.SkipDoc, documentId, recordType, partitionKey, documentMetadata,
+            documentKeyValuesMap, errorStartoffsetMap, errorEndoffsetMap,
+        )
         self.skipMessage = skipMessage
-
-    def getErrorStartOffsetMap(self) -> Optional[Dict[str, Any]]:
-        return self.errorStartoffsetMap
-
-    def getErrorEndOffsetMap(self) -> Optional[Dict[str, Any]]:
-        return self.errorEndoffsetMap
 
     def getSkipMessage(self) -> Optional[str]:
         return self.skipMessage
