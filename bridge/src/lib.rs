@@ -5,6 +5,7 @@
 //! The [`Handler`] trait is the seam: the gRPC server wraps any handler,
 //! and the task host may also hold one in-process.
 
+pub mod flat_json;
 pub mod handler;
 pub mod host;
 pub mod listen;

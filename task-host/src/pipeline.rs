@@ -421,7 +421,7 @@ impl TaskRunner<'_> {
                                 error.message = document.message;
                                 error.error_start_offset_map = document.start_offsets;
                                 error.error_end_offset_map = document.end_offsets;
-                                error.document = raw_json(document.flat_json);
+                                error.document = raw_json(&document.flat_json);
                             }
                             self.services.errors.write(&error)?;
                             counted.errored += 1;
@@ -478,6 +478,7 @@ impl TaskRunner<'_> {
     }
 
     async fn commit(&self, sink: &mut JsonLinesFileSink, position: u64) -> Result<(), TaskError> {
+        self.services.errors.sync()?;
         let checkpoint = Checkpoint {
             source: position.to_string(),
             sink: sink.checkpoint()?,
@@ -563,7 +564,7 @@ fn setup_failure(function: &'static str, result: Option<pb::outcome::Result>) ->
     TaskError::Handler { function, message }
 }
 
-fn raw_json(bytes: Bytes) -> Option<Box<serde_json::value::RawValue>> {
+fn raw_json(bytes: &[u8]) -> Option<Box<serde_json::value::RawValue>> {
     let text = String::from_utf8(bytes.to_vec()).ok()?;
     serde_json::value::RawValue::from_string(text).ok()
 }

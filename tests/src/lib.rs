@@ -16,6 +16,7 @@ pub mod gate;
 pub mod gated_lines;
 pub mod process;
 pub mod python_logs;
+pub mod rust_logs;
 pub mod workspace;
 
 use std::time::Duration;
