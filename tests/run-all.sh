@@ -7,6 +7,9 @@ source "$(dirname "$0")/setup.sh"
 cd "$FERRY_ROOT"
 
 ensure_rust
+# The JavaScript host's engine (deno_core on QuickJS) builds WAMR with CMake;
+# SIMDe comes from Debian so that build stays offline (.cargo/config.toml).
+ensure_apt_packages cmake libsimde-dev
 ensure_python_venv
 command -v node >/dev/null || ensure_apt_packages nodejs
 

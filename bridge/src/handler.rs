@@ -167,3 +167,14 @@ pub fn user_error_outcome(
         })),
     }
 }
+
+/// Builds the outcome of a call that ran past its time limit and was
+/// interrupted; every host words it the same way.
+pub fn timeout_outcome(limit: Duration) -> pb::Outcome {
+    user_error_outcome(
+        "CallTimeout",
+        format!("the call ran longer than {} ms and was interrupted", limit.as_millis()),
+        String::new(),
+        false,
+    )
+}

@@ -1,10 +1,13 @@
 //! `ferry-bridge`: serves one user handler over gRPC.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use ferry_bridge::host::js::JsHost;
 use ferry_bridge::host::python::PythonHost;
 use ferry_bridge::{Handler, ListenAddr, server};
 use tokio::io::AsyncReadExt;
@@ -15,8 +18,9 @@ struct Args {
     /// Language of the handler.
     #[arg(long, value_enum)]
     language: Language,
-    /// The handler: a .py file, a directory with handler.py, or a LetsData
-    /// project directory (one holding letsdata_interfaces/).
+    /// The handler: a .py (or .js/.mjs) file, a directory with handler.py
+    /// (or handler.js/handler.mjs), or a LetsData project directory (one
+    /// holding letsdata_interfaces/).
     #[arg(long)]
     handler: PathBuf,
     /// Where to listen: unix:/path/to.sock or tcp:HOST:PORT.
@@ -30,6 +34,11 @@ struct Args {
     /// that record's error.
     #[arg(long, default_value_t = ferry_bridge::handler::DEFAULT_CALL_TIMEOUT.as_millis() as u64)]
     call_timeout_ms: u64,
+    /// JavaScript worker threads, each with its own engine, serving batches
+    /// in parallel; defaults to the number of cores. The Python host runs
+    /// one interpreter and ignores it.
+    #[arg(long, value_name = "N", default_value_t = default_workers())]
+    workers: NonZeroUsize,
     /// Stop when standard input closes, so the bridge never outlives the
     /// process that started it.
     #[arg(long)]
@@ -39,6 +48,12 @@ struct Args {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Language {
     Python,
+    #[value(name = "js", alias = "javascript")]
+    Js,
+}
+
+fn default_workers() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
 }
 
 fn main() -> ExitCode {
@@ -51,14 +66,21 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
-    let handler: Arc<dyn Handler> = match args.language {
-        Language::Python => match PythonHost::start(&args.handler, std::time::Duration::from_millis(args.call_timeout_ms)) {
-            Ok(host) => Arc::new(host),
-            Err(err) => {
-                eprintln!("ferry-bridge: {err}");
-                return ExitCode::FAILURE;
-            }
-        },
+    let call_timeout = Duration::from_millis(args.call_timeout_ms);
+    let started: Result<Arc<dyn Handler>, String> = match args.language {
+        Language::Python => PythonHost::start(&args.handler, call_timeout)
+            .map(|host| Arc::new(host) as Arc<dyn Handler>)
+            .map_err(|err| err.to_string()),
+        Language::Js => JsHost::start(&args.handler, args.workers, call_timeout)
+            .map(|host| Arc::new(host) as Arc<dyn Handler>)
+            .map_err(|err| err.to_string()),
+    };
+    let handler = match started {
+        Ok(handler) => handler,
+        Err(err) => {
+            eprintln!("ferry-bridge: {err}");
+            return ExitCode::FAILURE;
+        }
     };
     match handler.description() {
         Ok(description) => tracing::info!(

@@ -93,7 +93,7 @@ impl Bridge for BridgeService {
     ) -> Result<Response<pb::InvokeResponse>, Status> {
         let request = request.into_inner();
         let calls = request.calls.len();
-        let outcomes = self.handler.invoke(request).await.map_err(status_of)?;
+        let outcomes = self.handler.invoke(request).await.map_err(|err| status_of(&err))?;
         if outcomes.len() != calls {
             return Err(Status::internal(format!(
                 "the handler returned {} outcomes for {calls} calls",
@@ -104,7 +104,7 @@ impl Bridge for BridgeService {
     }
 }
 
-fn status_of(err: HandlerError) -> Status {
+fn status_of(err: &HandlerError) -> Status {
     let message = err.to_string();
     match err {
         HandlerError::NotLoaded(_) => Status::failed_precondition(message),

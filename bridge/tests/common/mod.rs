@@ -44,29 +44,51 @@ pub struct StartFailure {
 }
 
 impl RunningBridge {
-    /// Starts the bridge on `handler`, listening in a fresh tempdir, and
-    /// returns once it prints that it listens.
+    /// Starts the bridge on the Python `handler`, listening in a fresh
+    /// tempdir, and returns once it prints that it listens.
     pub fn start(handler: &Path) -> Self {
+        Self::start_with("python", handler, &[])
+    }
+
+    /// Starts the bridge on a `language` handler with `extra_args`,
+    /// listening in a fresh tempdir, and returns once it prints that it
+    /// listens.
+    pub fn start_with(language: &str, handler: &Path, extra_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("create a tempdir for the socket");
-        let mut bridge = Self::try_start_at(handler, &dir.path().join("bridge.sock"))
-            .unwrap_or_else(|failure| {
-                panic!(
-                    "ferry-bridge exited with {}:\n{}",
-                    failure.status, failure.stderr
-                )
-            });
+        let mut bridge =
+            Self::try_start_with(language, handler, &dir.path().join("bridge.sock"), extra_args)
+                .unwrap_or_else(|failure| {
+                    panic!(
+                        "ferry-bridge exited with {}:\n{}",
+                        failure.status, failure.stderr
+                    )
+                });
         bridge._socket_dir = Some(dir);
         bridge
     }
 
-    /// Starts the bridge on `handler` listening at `socket`; returns once it
-    /// prints that it listens, or how it failed when it exits instead.
+    /// Starts the bridge on the Python `handler` listening at `socket`;
+    /// returns once it prints that it listens, or how it failed when it
+    /// exits instead.
     pub fn try_start_at(handler: &Path, socket: &Path) -> Result<Self, StartFailure> {
+        Self::try_start_with("python", handler, socket, &[])
+    }
+
+    /// Starts the bridge on a `language` handler with `extra_args`,
+    /// listening at `socket`; returns once it prints that it listens, or
+    /// how it failed when it exits instead.
+    pub fn try_start_with(
+        language: &str,
+        handler: &Path,
+        socket: &Path,
+        extra_args: &[&str],
+    ) -> Result<Self, StartFailure> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferry-bridge"))
             .arg("--listen")
             .arg(format!("unix:{}", socket.display()))
-            .args(["--language", "python", "--handler"])
+            .args(["--language", language, "--handler"])
             .arg(handler)
+            .args(extra_args)
             .arg("--exit-on-stdin-eof")
             // Tests wait for info lines of the log.
             .env("FERRY_LOG", "info")
@@ -356,6 +378,26 @@ pub fn python_files_under(dir: &Path) -> Vec<PathBuf> {
                 files.extend(python_files_under(&path));
             }
         } else if path.extension().is_some_and(|ext| ext == "py") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Every `.js` and `.mjs` file under `dir`, the files a JavaScript LetsData
+/// project's digest covers.
+pub fn js_files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read a fixture directory") {
+        let path = entry.expect("read a directory entry").path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|name| name != "node_modules") {
+                files.extend(js_files_under(&path));
+            }
+        } else if path
+            .extension()
+            .is_some_and(|ext| ext == "js" || ext == "mjs")
+        {
             files.push(path);
         }
     }

@@ -25,7 +25,7 @@ use pyo3::types::{PyByteArray, PyDict, PyString, PyTuple};
 use tokio::sync::oneshot;
 
 use crate::handler::{
-    Handler, HandlerDescription, HandlerError, LoadFailure, check_request, interface_name, method_name,
+    Handler, HandlerDescription, HandlerError, LoadFailure, check_request, interface_name, method_name, timeout_outcome,
 };
 use outcome::ErrorFormatter;
 use timeout::CallWatch;
@@ -44,7 +44,7 @@ include!(concat!(env!("OUT_DIR"), "/python_sdk_files.rs"));
 #[derive(Debug)]
 pub struct PythonHost {
     load: Result<HandlerDescription, LoadFailure>,
-    jobs: mpsc::SyncSender<Job>,
+    jobs: tokio::sync::mpsc::Sender<Job>,
 }
 
 /// The interpreter thread could not be started at all.
@@ -64,12 +64,12 @@ impl PythonHost {
     /// whose `description()` reports why. A call runs for at most
     /// `call_timeout` unless its request sets another limit.
     pub fn start(handler_path: &Path, call_timeout: Duration) -> Result<Self, StartError> {
-        let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE_DEPTH);
+        let (jobs, queue) = tokio::sync::mpsc::channel::<Job>(QUEUE_DEPTH);
         let (loaded_tx, loaded_rx) = mpsc::sync_channel(1);
         let path = handler_path.to_path_buf();
         thread::Builder::new()
             .name("python-host".to_owned())
-            .spawn(move || serve(&path, call_timeout, &loaded_tx, &queue))
+            .spawn(move || serve(&path, call_timeout, &loaded_tx, queue))
             .map_err(|err| StartError(err.to_string()))?;
         let load = loaded_rx
             .recv()
@@ -95,12 +95,7 @@ impl Handler for PythonHost {
         let jobs = self.jobs.clone();
         async move {
             let unavailable = || HandlerError::Unavailable("the Python thread has stopped".to_owned());
-            // The queue is bounded, so sending may block; keep that off the
-            // async workers.
-            tokio::task::spawn_blocking(move || jobs.send(Job { request, reply }))
-                .await
-                .map_err(|_| unavailable())?
-                .map_err(|_| unavailable())?;
+            jobs.send(Job { request, reply }).await.map_err(|_| unavailable())?;
             outcome.await.map_err(|_| unavailable())?
         }
         .boxed()
@@ -111,7 +106,7 @@ fn serve(
     handler_path: &Path,
     call_timeout: Duration,
     loaded: &mpsc::SyncSender<Result<HandlerDescription, LoadFailure>>,
-    queue: &mpsc::Receiver<Job>,
+    mut queue: tokio::sync::mpsc::Receiver<Job>,
 ) {
     let handler = Python::attach(|py| LoadedHandler::load(py, handler_path, call_timeout));
     let description = handler.as_ref().map(|handler| handler.description.clone()).map_err(Clone::clone);
@@ -119,7 +114,8 @@ fn serve(
         return;
     }
     let Ok(handler) = handler else { return };
-    while let Ok(Job { request, reply }) = queue.recv() {
+    // The interpreter thread is not a tokio worker, so it may block here.
+    while let Some(Job { request, reply }) = queue.blocking_recv() {
         let outcomes = Python::attach(|py| handler.run_batch(py, &request));
         // The caller may have gone away (its connection closed); nothing to do.
         let _ = reply.send(outcomes);
@@ -254,15 +250,6 @@ impl LoadedHandler {
     }
 }
 
-fn timeout_outcome(limit: Duration) -> pb::Outcome {
-    crate::handler::user_error_outcome(
-        "CallTimeout",
-        format!("the call ran longer than {} ms and was interrupted", limit.as_millis()),
-        String::new(),
-        false,
-    )
-}
-
 const ALL_INTERFACES: [pb::Interface; 6] = [
     pb::Interface::SingleFileParser,
     pb::Interface::QueueMessageReader,
@@ -357,7 +344,7 @@ fn load_failure(py: Python<'_>, err: &PyErr, handler_path: &Path) -> LoadFailure
     let is_load_error = err
         .get_type(py)
         .name()
-        .is_ok_and(|name| name.to_string() == "HandlerLoadError");
+        .is_ok_and(|name| name == "HandlerLoadError");
     let message = if is_load_error {
         value.to_string()
     } else {

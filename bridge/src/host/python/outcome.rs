@@ -16,10 +16,8 @@ use pyo3::types::{PyDict, PyList, PyString};
 use pyo3::{PyErr, intern};
 
 use super::json;
+use crate::flat_json::{self, FlatDocument, HeadField, RESERVED_KEYS};
 use crate::handler::user_error_outcome;
-
-/// Keys the flat document form writes itself, ahead of the key-values map.
-const RESERVED_KEYS: [&str; 4] = ["documentId", "recordType", "partitionKey", "documentMetadata"];
 
 /// Error type reported when user code returns something ferry cannot read.
 pub const INVALID_RESULT: &str = "InvalidHandlerResult";
@@ -203,25 +201,14 @@ fn read_document(document: &Bound<'_, PyAny>) -> Result<pb::Document, ReadError>
     let key_values = attr_or_none(document, intern!(py, "documentKeyValuesMap"))?;
 
     let mut flat = Vec::with_capacity(256);
-    flat.extend_from_slice(b"{\"documentId\":");
-    json::write_value(&id, &mut flat)?;
-    flat.extend_from_slice(b",\"recordType\":");
-    json::write_value(&record_type, &mut flat)?;
-    flat.extend_from_slice(b",\"partitionKey\":");
-    json::write_value(&partition_key, &mut flat)?;
-    flat.extend_from_slice(b",\"documentMetadata\":");
-    if metadata.is_none() {
-        flat.extend_from_slice(b"{}");
-    } else {
-        json::write_value(&metadata, &mut flat)?;
-    }
-    if !key_values.is_none() {
-        let map = key_values
-            .cast::<PyDict>()
-            .map_err(|_| PyTypeError::new_err("documentKeyValuesMap must be a dict"))?;
-        json::write_dict_entries(map, &RESERVED_KEYS, &mut flat)?;
-    }
-    flat.push(b'}');
+    let fields = PyFlatDocument {
+        id: &id,
+        record_type: &record_type,
+        partition_key: &partition_key,
+        metadata: &metadata,
+        key_values: &key_values,
+    };
+    flat_json::write_document(&fields, &mut flat)?;
 
     let message_attr = match document_type {
         pb::DocumentType::SkipDoc => Some(intern!(py, "skipMessage")),
@@ -232,6 +219,16 @@ fn read_document(document: &Bound<'_, PyAny>) -> Result<pb::Document, ReadError>
         Some(name) => optional_text(document, name)?.unwrap_or_default(),
         None => String::new(),
     };
+    // Only error and skip documents carry offsets; asking a plain Document
+    // for them would raise and clear an AttributeError twice per record.
+    let (start_offsets, end_offsets) = if message_attr.is_some() {
+        (
+            offsets(document, intern!(py, "errorStartoffsetMap"))?,
+            offsets(document, intern!(py, "errorEndoffsetMap"))?,
+        )
+    } else {
+        Default::default()
+    };
     Ok(pb::Document {
         document_type: document_type.into(),
         document_id: text_or_empty(&id)?,
@@ -239,9 +236,47 @@ fn read_document(document: &Bound<'_, PyAny>) -> Result<pb::Document, ReadError>
         partition_key: text_or_empty(&partition_key)?,
         flat_json: flat.into(),
         message,
-        start_offsets: offsets(document, intern!(py, "errorStartoffsetMap"))?,
-        end_offsets: offsets(document, intern!(py, "errorEndoffsetMap"))?,
+        start_offsets,
+        end_offsets,
     })
+}
+
+/// The attributes of a Python document, written in the flat form.
+struct PyFlatDocument<'a, 'py> {
+    id: &'a Bound<'py, PyAny>,
+    record_type: &'a Bound<'py, PyAny>,
+    partition_key: &'a Bound<'py, PyAny>,
+    metadata: &'a Bound<'py, PyAny>,
+    key_values: &'a Bound<'py, PyAny>,
+}
+
+impl FlatDocument for PyFlatDocument<'_, '_> {
+    type Error = PyErr;
+
+    fn write_head(&self, field: HeadField, out: &mut Vec<u8>) -> PyResult<()> {
+        let value = match field {
+            HeadField::DocumentId => self.id,
+            HeadField::RecordType => self.record_type,
+            HeadField::PartitionKey => self.partition_key,
+            HeadField::DocumentMetadata if self.metadata.is_none() => {
+                out.extend_from_slice(b"{}");
+                return Ok(());
+            }
+            HeadField::DocumentMetadata => self.metadata,
+        };
+        json::write_value(value, out)
+    }
+
+    fn write_entries(&self, out: &mut Vec<u8>) -> PyResult<()> {
+        if self.key_values.is_none() {
+            return Ok(());
+        }
+        let map = self
+            .key_values
+            .cast::<PyDict>()
+            .map_err(|_| PyTypeError::new_err("documentKeyValuesMap must be a dict"))?;
+        json::write_dict_entries(map, &RESERVED_KEYS, out)
+    }
 }
 
 /// An offset map of an ErrorDoc or SkipDoc; values become strings, as the
