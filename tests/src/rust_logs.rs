@@ -104,9 +104,10 @@ pub fn records_line(run: &Finished) -> &str {
         .unwrap_or_else(|| panic!("no records line:\n{}", run.stdout))
 }
 
-/// Asserts that both datasets wrote byte-identical output files.
-pub fn assert_same_outputs(workspace: &Workspace) {
-    let (python, rust) = (workspace.path("python-logs/output"), workspace.path("rust-logs/output"));
+/// Asserts that python-logs and its twin in `twin_dir` wrote
+/// byte-identical output files.
+pub fn assert_same_outputs(workspace: &Workspace, twin_dir: &str) {
+    let (python, rust) = (workspace.path("python-logs/output"), workspace.path(&format!("{twin_dir}/output")));
     let names = file_names(&python);
     assert!(!names.is_empty(), "python-logs wrote no output");
     assert_eq!(file_names(&rust), names, "output files");
@@ -117,7 +118,7 @@ pub fn assert_same_outputs(workspace: &Workspace) {
             let actual = String::from_utf8_lossy(&actual);
             let first = expected.lines().zip(actual.lines()).position(|(a, b)| a != b);
             panic!(
-                "output/{name} differs (first differing line {first:?}):\npython: {:?}\nrust:   {:?}",
+                "output/{name} differs (first differing line {first:?}):\npython: {:?}\ntwin:   {:?}",
                 first.and_then(|line| expected.lines().nth(line)),
                 first.and_then(|line| actual.lines().nth(line))
             );
@@ -152,6 +153,19 @@ pub fn assert_same_errors(workspace: &Workspace) -> Vec<Value> {
             }
             assert_eq!(actual, expected, "errors/{name}");
             expected
+        })
+        .collect()
+}
+
+/// Each error file of `dataset_dir`'s error folder, by name, with its
+/// `errorType`.
+pub fn error_types(workspace: &Workspace, dataset_dir: &str) -> Vec<(String, Value)> {
+    let errors = workspace.path(&format!("{dataset_dir}/errors"));
+    file_names(&errors)
+        .into_iter()
+        .map(|name| {
+            let kind = read_json(&errors.join(&name))["errorType"].clone();
+            (name, kind)
         })
         .collect()
 }

@@ -23,7 +23,7 @@ fn rust_logs_writes_what_python_logs_writes() {
         .expect_stdout_line(&format!("  output   {}", workspace.path("rust-logs/output").display()))
         .expect_stdout_line(&format!("  errors   {}", workspace.path("rust-logs/errors").display()));
 
-    assert_same_outputs(&workspace);
+    assert_same_outputs(&workspace, "rust-logs");
     let errors = assert_same_errors(&workspace);
     let kinds: BTreeSet<&str> = errors.iter().filter_map(|fields| fields["errorType"].as_str()).collect();
     assert_eq!(kinds, BTreeSet::from(["ErrorDoc", "KeyError"]));
@@ -100,7 +100,7 @@ fn rust_logs_matches_python_logs_on_edge_cases() {
     let (python, rust) = run_both(&workspace);
     assert_eq!(records_line(&rust), records_line(&python));
     assert_eq!(records_line(&rust), "  records  44: 17 documents, 25 errors, 2 skipped");
-    assert_same_outputs(&workspace);
+    assert_same_outputs(&workspace, "rust-logs");
     let errors = assert_same_errors(&workspace);
     let kinds: BTreeSet<&str> = errors.iter().filter_map(|fields| fields["errorType"].as_str()).collect();
     assert_eq!(kinds, BTreeSet::from(["AttributeError", "ErrorDoc", "KeyError", "UnicodeDecodeError"]));
