@@ -492,7 +492,7 @@ async fn malformed_and_unserializable_results_fail_only_their_record() {
     for (index, error_type, message) in [
         (0, "InvalidHandlerResult", format!("{invalid}got null")),
         (2, "InvalidHandlerResult", format!(r#"{invalid}status is "MAYBE"; expected SUCCESS, ERROR or SKIP"#)),
-        (3, "InvalidHandlerResult", format!("{invalid}status is SUCCESS but document is null")),
+        (3, "InvalidHandlerResult", format!("{invalid}status is SUCCESS but there is no document")),
         (4, "InvalidHandlerResult", format!("{invalid}string has no property status")),
         (5, "TypeError", format!("{unserializable}Object of type bigint is not JSON serializable")),
         (6, "TypeError", format!("{unserializable}Out of range float values are not JSON compliant: NaN")),

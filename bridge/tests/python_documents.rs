@@ -276,7 +276,7 @@ async fn malformed_results_are_invalid_handler_result_errors_of_their_record() {
     for (index, reason) in [
         (0, "got None"),
         (2, r#"status is "MAYBE"; expected SUCCESS, ERROR or SKIP"#),
-        (3, "status is SUCCESS but document is None"),
+        (3, "status is SUCCESS but there is no document"),
     ] {
         let error = expect_user_error(&outcomes[index]);
         assert_eq!(error.error_type, "InvalidHandlerResult");

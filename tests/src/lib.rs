@@ -11,6 +11,7 @@
 //! Nothing sleeps to synchronise: tests wait for process exits, pipe
 //! closes, lines on stderr and handler "gates" (named pipes, see [`gate`]).
 
+pub mod conformance;
 pub mod expect;
 pub mod gate;
 pub mod gated_lines;

@@ -246,7 +246,7 @@ function readParseResult(result) {
   const nextRecordType = next === null || next === undefined ? null : enumText(next);
   const document = result.document;
   if (document === null || document === undefined) {
-    if (status === ParseStatus.SUCCESS) throw new Invalid("status is SUCCESS but document is null");
+    if (status === ParseStatus.SUCCESS) throw new Invalid("status is SUCCESS but there is no document");
     return [Kind.PARSED, status, nextRecordType, 0, "", "", "", "", "", EMPTY, EMPTY];
   }
   let documentType = DocumentType.document;

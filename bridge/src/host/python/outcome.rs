@@ -173,7 +173,7 @@ fn read_parse_result(result: &Bound<'_, PyAny>) -> Result<pb::ParseDocumentResul
         _ => None,
     };
     if status == pb::ParseStatus::Success && document.is_none() {
-        return Err("status is SUCCESS but document is None".to_owned().into());
+        return Err("status is SUCCESS but there is no document".to_owned().into());
     }
     Ok(pb::ParseDocumentResult { status: status.into(), next_record_type, document })
 }

@@ -414,7 +414,7 @@ mod tests {
                 r#"Error ErrorDoc {"documentId":null,"recordType":"Word","partitionKey":null,"documentMetadata":{}} "bad a3" {"WORDS": "18"}"#,
                 r#"error Throttled "a4" retryable=true"#,
                 r#"error KeyError "'word'" retryable=false"#,
-                r#"error InvalidHandlerResult "parseDocument returned an invalid ParseDocumentResult: status is SUCCESS but document is None" retryable=false"#,
+                r#"error InvalidHandlerResult "parseDocument returned an invalid ParseDocumentResult: status is SUCCESS but there is no document" retryable=false"#,
                 r#"Success Document {"documentId":"a6","recordType":"Word","partitionKey":"w.txt","documentMetadata":{"offset":49},"word":"bye"} "" {}"#,
             ]
         );

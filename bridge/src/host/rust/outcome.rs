@@ -87,7 +87,7 @@ impl BatchOutcomes {
         let ParseDocumentResult { next_record_type, document, status } = result;
         if status == ParseDocumentResultStatus::Success && document.is_none() {
             self.push(invalid(format!(
-                "{function} returned an invalid ParseDocumentResult: status is SUCCESS but document is None"
+                "{function} returned an invalid ParseDocumentResult: status is SUCCESS but there is no document"
             )));
             return;
         }
@@ -233,7 +233,7 @@ mod tests {
             error(&outcomes[0]),
             Some((
                 INVALID_RESULT,
-                "parseDocument returned an invalid ParseDocumentResult: status is SUCCESS but document is None"
+                "parseDocument returned an invalid ParseDocumentResult: status is SUCCESS but there is no document"
             ))
         );
     }
