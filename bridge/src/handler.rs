@@ -86,6 +86,16 @@ pub trait Handler: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<Vec<pb::Outcome>, HandlerError>>;
 }
 
+/// The interfaces a handler can serve, in protocol order.
+pub const ALL_INTERFACES: [pb::Interface; 6] = [
+    pb::Interface::SingleFileParser,
+    pb::Interface::QueueMessageReader,
+    pb::Interface::KinesisRecordReader,
+    pb::Interface::DynamodbStreamsRecordReader,
+    pb::Interface::DynamodbTableItemReader,
+    pb::Interface::SagemakerVectors,
+];
+
 /// The interface a function belongs to.
 pub fn interface_of(function: pb::Function) -> Option<pb::Interface> {
     use pb::Function as F;

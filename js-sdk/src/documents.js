@@ -119,13 +119,49 @@ export class Document {
 }
 
 /**
+ * Shared by {@link ErrorDoc} and {@link SkipDoc}: a document that says where
+ * its record starts and ends. `errorStartoffsetMap` / `errorEndoffsetMap` map
+ * a file type (or other source identifier) to the offset, as a string, where
+ * the record starts / ends.
+ */
+class PositionedDoc extends Document {
+  constructor(documentType, fields) {
+    const [documentId, recordType, partitionKey, documentMetadata, documentKeyValuesMap, start, end] = fields;
+    super(documentType, documentId ?? null, recordType ?? null, partitionKey ?? null, documentMetadata ?? null,
+      documentKeyValuesMap ?? null);
+    this.errorStartoffsetMap = start ?? null;
+    this.errorEndoffsetMap = end ?? null;
+  }
+
+  /** The positional arguments of a constructor, from named fields. */
+  static positional(fields, messageKey) {
+    const f = fields ?? {};
+    return [
+      f.documentId,
+      f.recordType,
+      f.partitionKey,
+      f.documentMetadata,
+      f.documentKeyValuesMap,
+      f.errorStartoffsetMap,
+      f.errorEndoffsetMap,
+      f[messageKey],
+    ];
+  }
+
+  getErrorStartOffsetMap() {
+    return this.errorStartoffsetMap;
+  }
+
+  getErrorEndOffsetMap() {
+    return this.errorEndoffsetMap;
+  }
+}
+
+/**
  * A record that could not be processed; routed to the error destination.
- *
- * `errorStartoffsetMap` / `errorEndoffsetMap` map a file type (or other source
- * identifier) to the offset, as a string, where the bad record starts / ends.
  * `documentType` is always `DocumentType.ErrorDoc`.
  */
-export class ErrorDoc extends Document {
+export class ErrorDoc extends PositionedDoc {
   constructor(
     documentId = null,
     recordType = null,
@@ -136,34 +172,15 @@ export class ErrorDoc extends Document {
     errorEndoffsetMap = null,
     errorMessage = null,
   ) {
-    super(DocumentType.ErrorDoc, documentId, recordType, partitionKey, documentMetadata, documentKeyValuesMap);
-    this.errorStartoffsetMap = errorStartoffsetMap;
-    this.errorEndoffsetMap = errorEndoffsetMap;
+    super(DocumentType.ErrorDoc, [documentId, recordType, partitionKey, documentMetadata, documentKeyValuesMap,
+      errorStartoffsetMap, errorEndoffsetMap]);
     this.errorMessage = errorMessage;
     if (new.target === ErrorDoc) Object.seal(this);
   }
 
   /** Build an ErrorDoc from named fields (`documentType` is ignored). */
   static of(fields = {}) {
-    const f = fields ?? {};
-    return new ErrorDoc(
-      f.documentId,
-      f.recordType,
-      f.partitionKey,
-      f.documentMetadata,
-      f.documentKeyValuesMap,
-      f.errorStartoffsetMap,
-      f.errorEndoffsetMap,
-      f.errorMessage,
-    );
-  }
-
-  getErrorStartOffsetMap() {
-    return this.errorStartoffsetMap;
-  }
-
-  getErrorEndOffsetMap() {
-    return this.errorEndoffsetMap;
+    return new ErrorDoc(...PositionedDoc.positional(fields, "errorMessage"));
   }
 
   getErrorMessage() {
@@ -177,7 +194,7 @@ export class ErrorDoc extends Document {
  * Same fields as {@link ErrorDoc} with `skipMessage` instead of
  * `errorMessage`. `documentType` is always `DocumentType.SkipDoc`.
  */
-export class SkipDoc extends Document {
+export class SkipDoc extends PositionedDoc {
   constructor(
     documentId = null,
     recordType = null,
@@ -188,34 +205,15 @@ export class SkipDoc extends Document {
     errorEndoffsetMap = null,
     skipMessage = null,
   ) {
-    super(DocumentType.SkipDoc, documentId, recordType, partitionKey, documentMetadata, documentKeyValuesMap);
-    this.errorStartoffsetMap = errorStartoffsetMap;
-    this.errorEndoffsetMap = errorEndoffsetMap;
+    super(DocumentType.SkipDoc, [documentId, recordType, partitionKey, documentMetadata, documentKeyValuesMap,
+      errorStartoffsetMap, errorEndoffsetMap]);
     this.skipMessage = skipMessage;
     if (new.target === SkipDoc) Object.seal(this);
   }
 
   /** Build a SkipDoc from named fields (`documentType` is ignored). */
   static of(fields = {}) {
-    const f = fields ?? {};
-    return new SkipDoc(
-      f.documentId,
-      f.recordType,
-      f.partitionKey,
-      f.documentMetadata,
-      f.documentKeyValuesMap,
-      f.errorStartoffsetMap,
-      f.errorEndoffsetMap,
-      f.skipMessage,
-    );
-  }
-
-  getErrorStartOffsetMap() {
-    return this.errorStartoffsetMap;
-  }
-
-  getErrorEndOffsetMap() {
-    return this.errorEndoffsetMap;
+    return new SkipDoc(...PositionedDoc.positional(fields, "skipMessage"));
   }
 
   getSkipMessage() {

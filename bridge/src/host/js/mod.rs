@@ -41,15 +41,6 @@ use worker::Job;
 /// batches itself, this only smooths hand-over.
 const QUEUE_DEPTH: usize = 8;
 
-/// The interfaces a handler can serve, in protocol order.
-const ALL_INTERFACES: [pb::Interface; 6] = [
-    pb::Interface::SingleFileParser,
-    pb::Interface::QueueMessageReader,
-    pb::Interface::KinesisRecordReader,
-    pb::Interface::DynamodbStreamsRecordReader,
-    pb::Interface::DynamodbTableItemReader,
-    pb::Interface::SagemakerVectors,
-];
 
 /// A running JavaScript host.
 #[derive(Debug)]
@@ -108,7 +99,7 @@ impl JsHost {
         }
         let names = served.unwrap_or_default();
         let interfaces =
-            ALL_INTERFACES.into_iter().filter(|&interface| names.iter().any(|name| name == interface_name(interface)));
+            crate::handler::ALL_INTERFACES.into_iter().filter(|&interface| names.iter().any(|name| name == interface_name(interface)));
         let description = HandlerDescription {
             language: pb::Language::Javascript,
             runtime_version: format!("QuickJS (deno_core {})", env!("FERRY_DENO_CORE_VERSION")),

@@ -173,7 +173,7 @@ impl LoadedHandler {
         let mut instances = HashMap::new();
         let by_name = loaded.getattr("interfaces")?;
         let by_name = by_name.cast::<PyDict>()?;
-        for interface in ALL_INTERFACES {
+        for interface in crate::handler::ALL_INTERFACES {
             if let Some(instance) = by_name.get_item(interface_name(interface))? {
                 instances.insert(interface, instance.unbind());
             }
@@ -250,14 +250,6 @@ impl LoadedHandler {
     }
 }
 
-const ALL_INTERFACES: [pb::Interface; 6] = [
-    pb::Interface::SingleFileParser,
-    pb::Interface::QueueMessageReader,
-    pb::Interface::KinesisRecordReader,
-    pb::Interface::DynamodbStreamsRecordReader,
-    pb::Interface::DynamodbTableItemReader,
-    pb::Interface::SagemakerVectors,
-];
 
 /// The positional arguments of one call, or None when the call's args do
 /// not belong to `function`.
