@@ -126,37 +126,6 @@ pub fn assert_same_outputs(workspace: &Workspace, twin_dir: &str) {
     }
 }
 
-/// Asserts that both datasets wrote error files of the same names, and
-/// returns each error file's fields as Python's run wrote them.
-///
-/// The files must match field for field except `dataset` (the names
-/// differ) and, for exceptions, `traceback`: Python's is its own stack,
-/// Rust's is empty. An ErrorDoc's file, its flat document included, must
-/// match exactly.
-pub fn assert_same_errors(workspace: &Workspace) -> Vec<Value> {
-    let (python, rust) = (workspace.path("python-logs/errors"), workspace.path("rust-logs/errors"));
-    let names = file_names(&python);
-    assert_eq!(file_names(&rust), names, "error files");
-    names
-        .iter()
-        .map(|name| {
-            let mut expected = read_json(&python.join(name));
-            let mut actual = read_json(&rust.join(name));
-            assert_eq!(expected["dataset"], python_logs::DATASET);
-            assert_eq!(actual["dataset"], DATASET);
-            for fields in [&mut expected, &mut actual] {
-                let fields = fields.as_object_mut().expect("an error file holds an object");
-                fields.remove("dataset");
-                if fields["errorType"] != "ErrorDoc" {
-                    fields.remove("traceback");
-                }
-            }
-            assert_eq!(actual, expected, "errors/{name}");
-            expected
-        })
-        .collect()
-}
-
 /// Each error file of `dataset_dir`'s error folder, by name, with its
 /// `errorType`.
 pub fn error_types(workspace: &Workspace, dataset_dir: &str) -> Vec<(String, Value)> {

@@ -10,11 +10,9 @@
 //! dataset.json`, `rust-logs tasks list ...`) with this parser behind
 //! every dataset whose `artifactImplementationLanguage` is `Rust`.
 //!
-//! `python` reproduces the Python behaviours the original relies on
-//! (UTF-8 and JSON error messages, `str.strip`), so both write the same
-//! bytes; see its docs for what still differs.
-
-mod python;
+//! Its documents are byte for byte those of the Python handler; the
+//! messages of its errors are Rust's own (serde_json's, for lines that are
+//! not JSON).
 
 use std::process::ExitCode;
 
@@ -22,8 +20,6 @@ use ferry_bridge::host::rust::{
     Document, HandlerFailure, ParseDocumentResult, RecordParseHint, RustHandlers, SingleFileParser,
 };
 use serde_json::Value;
-
-use python::LoadError;
 
 const RECORD_TYPE: &str = "LogEntry";
 
@@ -50,21 +46,22 @@ impl SingleFileParser for LogLineParser {
         offset_bytes: u64,
         record: &[u8],
     ) -> Result<ParseDocumentResult, HandlerFailure> {
-        let line = python::strip(python::decode_utf8(record)?);
+        let line = std::str::from_utf8(record)?.trim();
         let end_offset = offset_bytes + record.len() as u64;
-        let entry = match python::json_loads(line) {
+        let entry = match serde_json::from_str::<Value>(line) {
             Ok(entry) => entry,
-            Err(LoadError::Decode(message)) => {
-                let error = Document::error_doc(format!("not JSON: {message}"))
+            Err(err) => {
+                let error = Document::error_doc(format!("not JSON: {err}"))
                     .with_record_type(RECORD_TYPE)
                     .with_partition_key(s3_filename)
                     .with_start_offset(s3_file_type, offset_bytes)
                     .with_end_offset(s3_file_type, end_offset);
                 return Ok(ParseDocumentResult::error(error));
             }
-            Err(LoadError::Other(failure)) => return Err(failure),
         };
-        let mut entry = python::into_dict(entry)?;
+        let Value::Object(mut entry) = entry else {
+            return Err(HandlerFailure::new("TypeError", "the line is JSON but not an object"));
+        };
         if entry.get("level").and_then(Value::as_str) == Some("DEBUG") {
             let mut skip = Document::skip_doc("debug line")
                 .with_record_type(RECORD_TYPE)
@@ -74,8 +71,8 @@ impl SingleFileParser for LogLineParser {
             skip.document_id = entry.get("id").map(text);
             return Ok(ParseDocumentResult::skip(skip));
         }
-        // In the order Python evaluates `entry[...]`, so the same key is
-        // reported missing.
+        // In the order the Python handler reads them, so both report the
+        // same key missing.
         if let Some(missing) = ["id", "host", "ts", "level", "msg"].into_iter().find(|key| !entry.contains_key(*key)) {
             return Err(HandlerFailure::missing_key(missing));
         }
@@ -97,7 +94,7 @@ impl SingleFileParser for LogLineParser {
     }
 }
 
-/// A JSON string's text; other values as JSON (see `python`'s docs).
+/// A JSON string's text; other values as JSON.
 fn text(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
