@@ -4,12 +4,14 @@
 Scenarios (see tests/bench/README.md and ../shared/bench/README.md):
   a  handler T (trivial, no JSON parsing) over the standard 200,000 lines
   b  handler J (json.loads) over the same file
-  c  RSS flatness: handler T over ~100 MB and ~1 GB inputs
+  c  RSS flatness: handler T over ~100 MB and ~1 GB inputs (Python)
+a and b run once per handler language (--languages, default python,js,rust).
 
 Plain Python 3, standard library only. Typical use, from the repository root:
   python3 tests/bench/run.py                 # everything, 3 runs each
   python3 tests/bench/run.py --quick         # smoke test: small inputs, 1 run
   python3 tests/bench/run.py --scenarios a,b
+  python3 tests/bench/run.py --scenarios a --languages rust
 """
 
 import argparse
@@ -123,7 +125,105 @@ class JsonParser(SingleFileParser):
         return ParseDocumentResult(None, document, ParseDocumentResultStatus.SUCCESS)
 '''
 
-HANDLERS = {"T": HANDLER_T, "J": HANDLER_J}
+JS_HANDLER_T = '''// Benchmark handler T: no JSON parsing.
+//
+// The document is {"documentId": line.slice(-18, -2), "len": line.length},
+// where line is the record without its newline (the id is always the last
+// field).
+
+import {
+  Document,
+  DocumentType,
+  ParseDocumentResult,
+  ParseDocumentResultStatus,
+  RecordParseHint,
+  SingleFileParser,
+} from "ferry";
+
+export class TrivialParser extends SingleFileParser {
+  getS3FileType() {
+    return "LOGS";
+  }
+
+  getResolvedS3FileName(s3FileType, fileName) {
+    return fileName;
+  }
+
+  getRecordStartPattern(s3FileType) {
+    return RecordParseHint.ofOffset(0);
+  }
+
+  getRecordEndPattern(s3FileType) {
+    return RecordParseHint.ofPattern("\\n");
+  }
+
+  parseDocument(s3FileType, s3Filename, offsetBytes, byteArr, startIndex, endIndex) {
+    let line = new TextDecoder().decode(byteArr.subarray(startIndex, endIndex));
+    if (line.endsWith("\\n")) {
+      line = line.slice(0, -1);
+    }
+    const document = new Document(
+      DocumentType.Document, line.slice(-18, -2), null, null, null, { len: line.length },
+    );
+    return new ParseDocumentResult(null, document, ParseDocumentResultStatus.SUCCESS);
+  }
+}
+'''
+
+JS_HANDLER_J = '''// Benchmark handler J: one JSON.parse per record.
+//
+// The document is {"documentId": o.id, "level": o.level, "len": o.msg.length}
+// with o = JSON.parse(line).
+
+import {
+  Document,
+  DocumentType,
+  ParseDocumentResult,
+  ParseDocumentResultStatus,
+  RecordParseHint,
+  SingleFileParser,
+} from "ferry";
+
+export class JsonParser extends SingleFileParser {
+  getS3FileType() {
+    return "LOGS";
+  }
+
+  getResolvedS3FileName(s3FileType, fileName) {
+    return fileName;
+  }
+
+  getRecordStartPattern(s3FileType) {
+    return RecordParseHint.ofOffset(0);
+  }
+
+  getRecordEndPattern(s3FileType) {
+    return RecordParseHint.ofPattern("\\n");
+  }
+
+  parseDocument(s3FileType, s3Filename, offsetBytes, byteArr, startIndex, endIndex) {
+    const line = new TextDecoder().decode(byteArr.subarray(startIndex, endIndex));
+    const o = JSON.parse(line);
+    const document = new Document(
+      DocumentType.Document, o.id, null, null, null, { level: o.level, len: o.msg.length },
+    );
+    return new ParseDocumentResult(null, document, ParseDocumentResultStatus.SUCCESS);
+  }
+}
+'''
+
+LANGUAGES = ("python", "js", "rust")
+# Handler sources per language; Rust handlers are compiled into their own
+# binaries (tests/bench/rust_handlers), so they have no source file here.
+HANDLERS = {
+    "python": {"T": HANDLER_T, "J": HANDLER_J},
+    "js": {"T": JS_HANDLER_T, "J": JS_HANDLER_J},
+}
+HANDLER_FILES = {"python": "handler.py", "js": "handler.mjs"}
+DATASET_LANGUAGES = {"python": "Python", "js": "Javascript", "rust": "Rust"}
+RUST_BINARIES = {"T": "bench-handler-t", "J": "bench-handler-j"}
+# The bridge thread that runs the handler, per language (a name prefix).
+HANDLER_THREADS = {"python": "python-host", "js": "js-worker"}
 
 
 class BenchError(Exception):
@@ -140,7 +240,8 @@ def log(message):
 
 def build(no_build):
     if not no_build:
-        command = ["cargo", "build", "--release", "-p", "ferry-task-host", "-p", "ferry-bridge"]
+        command = ["cargo", "build", "--release", "-p", "ferry-task-host", "-p", "ferry-bridge",
+                   "-p", "ferry-bench-handlers"]
         log("building: " + " ".join(command))
         if subprocess.run(command, cwd=REPO_ROOT).returncode != 0:
             raise BenchError("cargo build failed (see the messages above)")
@@ -158,11 +259,12 @@ def build(no_build):
         log(f"cargo metadata failed; using the binaries in {target}")
     else:
         raise BenchError("cargo metadata failed: " + metadata.stderr.strip())
-    ferry, bridge = target / "ferry", target / "ferry-bridge"
-    for binary in (ferry, bridge):
+    binaries = {"ferry": target / "ferry", "bridge": target / "ferry-bridge"}
+    binaries.update({f"rust-{handler}": target / name for handler, name in RUST_BINARIES.items()})
+    for binary in binaries.values():
         if not binary.is_file():
             raise BenchError(f"{binary} is missing; build it (drop --no-build)")
-    return ferry, bridge
+    return binaries
 
 
 def workload(generator, scratch, lines):
@@ -393,18 +495,21 @@ SUMMARY_RECORDS = re.compile(
 SUMMARY_ELAPSED = re.compile(r"^dataset \S+: \S+ in ([\d.]+)s")
 
 
-def write_dataset(run_dir, name, handler, data_dir, engine):
+def write_dataset(run_dir, name, language, handler, data_dir, engine):
     run_dir.mkdir(parents=True)
-    (run_dir / "handler.py").write_text(HANDLERS[handler])
+    read_connector = {
+        "connectorDestination": "File",
+        "readerType": "Single File Reader",
+        "artifactImplementationLanguage": DATASET_LANGUAGES[language],
+    }
+    if language in HANDLERS:
+        handler_file = HANDLER_FILES[language]
+        (run_dir / handler_file).write_text(HANDLERS[language][handler])
+        read_connector["handlerPath"] = handler_file
+    read_connector["directory"] = str(data_dir)
     dataset = {
         "datasetName": name,
-        "readConnector": {
-            "connectorDestination": "File",
-            "readerType": "Single File Reader",
-            "artifactImplementationLanguage": "Python",
-            "handlerPath": "handler.py",
-            "directory": str(data_dir),
-        },
+        "readConnector": read_connector,
         "manifestFile": {"manifestType": "LocalFileManifest", "glob": "logs.jsonl"},
         "writeConnector": {"connectorDestination": "File", "directory": "output"},
         "errorConnector": {"connectorDestination": "Folder", "directory": "errors"},
@@ -430,15 +535,19 @@ def count_lines(directory):
     return total
 
 
-def run_ferry(binaries, run_dir, name, handler, data_path, lines, engine, quiet, timeout):
-    """Runs ferry once in a fresh directory and returns its measurements."""
-    ferry, bridge = binaries
+def run_ferry(binaries, run_dir, name, language, handler, data_path, lines, engine, quiet,
+              timeout):
+    """Runs ferry once in a fresh directory and returns its measurements.
+
+    Rust handlers run in process: their binary is ferry with the handler
+    linked in, and no bridge process starts."""
     if run_dir.exists():
         shutil.rmtree(run_dir)
     busy_before = wait_for_quiet(*quiet)
-    dataset = write_dataset(run_dir, name, handler, data_path.parent, engine)
+    dataset = write_dataset(run_dir, name, language, handler, data_path.parent, engine)
+    ferry = binaries[f"rust-{handler}"] if language == "rust" else binaries["ferry"]
     command = [str(ferry), "--store", str(run_dir / "store.db"), "run", str(dataset),
-               "--bridge-bin", str(bridge)]
+               "--bridge-bin", str(binaries["bridge"])]
     stdout_path, stderr_path = run_dir / "ferry.stdout", run_dir / "ferry.stderr"
     with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
         cpu_before = cpu_snapshot()
@@ -508,12 +617,17 @@ def run_ferry(binaries, run_dir, name, handler, data_path, lines, engine, quiet,
         seen_at -= SAMPLE_INTERVAL / 2  # the write happened since the last sample
         done = lines * seen_bytes / output_bytes
         steady = (lines - done) / max(started + wall - seen_at, 1e-3)
-        result["steady_rate"] = steady
-        result["startup_s"] = max(seen_at - started - done / steady, 0.0)
+        # A run shorter than a few samples (a fast Rust handler on a small
+        # input) may show its output only once it is all written: no steady
+        # state to measure.
+        if steady > 0:
+            result["steady_rate"] = steady
+            result["startup_s"] = max(seen_at - started - done / steady, 0.0)
     host = sampler.processes.get(process.pid)
     bridges = [info for pid, info in sampler.processes.items() if pid != process.pid]
     result["host_rss"] = host.peak() if host else 0
-    result["bridge_rss"] = max((info.peak() for info in bridges), default=0)
+    # None when no bridge ran (Rust handlers): reported as "-".
+    result["bridge_rss"] = max((info.peak() for info in bridges), default=None)
     result["host_cpu_sampled_s"] = host.cpu if host else 0.0
     result["bridge_cpu_sampled_s"] = sum(info.cpu for info in bridges)
     result["bridge_processes"] = [info.comm for info in bridges]
@@ -578,7 +692,8 @@ def summarize(label, results):
         "startup": median_range(col("startup_s"), sec_fmt),
         "cpu": median_range(col("cpu_s"), sec_fmt),
         "host_rss": median_range(col("host_rss"), mb_fmt),
-        "bridge_rss": median_range(col("bridge_rss"), mb_fmt),
+        "bridge_rss": median_range([v for v in col("bridge_rss") if v is not None], mb_fmt)
+        if any(r.get("bridge_rss") is not None for r in results) else "-",
         "p50": median_range(col("p50_ms"), ms_fmt),
         "p99": median_range(col("p99_ms"), ms_fmt),
         "others": f"{max(r['others_during'] for r in results):.0%}",
@@ -629,6 +744,9 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenarios", default="a,b,c",
                         help="comma-separated subset of a,b,c (default: all)")
+    parser.add_argument("--languages", default=",".join(LANGUAGES),
+                        help="handler languages for a and b, comma-separated subset of "
+                             "python,js,rust (default: all); c always runs Python")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: 20k lines for a/b, 10k/100k for c, 1 run")
     parser.add_argument("--runs", type=int, help="runs per scenario (default 3, 1 with --quick)")
@@ -658,6 +776,11 @@ def main():
     unknown = [s for s in scenarios if s not in ("a", "b", "c")]
     if unknown or not scenarios:
         parser.error(f"--scenarios takes a comma-separated subset of a,b,c, not {args.scenarios!r}")
+    languages = [s.strip() for s in args.languages.split(",") if s.strip()]
+    unknown = [s for s in languages if s not in LANGUAGES]
+    if unknown or not languages:
+        parser.error(f"--languages takes a comma-separated subset of python,js,rust, "
+                     f"not {args.languages!r}")
     runs = args.runs or (1 if args.quick else 3)
     lines_ab = args.lines or (20_000 if args.quick else 200_000)
     lines_c = (10_000, 100_000) if args.quick else (100_000, 1_000_000)
@@ -678,24 +801,28 @@ def main():
     log(f"commit {commit}, {os.cpu_count()} CPUs, {runs} run(s), scratch {args.scratch}")
     rows, raw = [], {}
 
-    def scenario(label, handler, lines, name):
+    def scenario(label, handler, lines, name, language="python"):
         data_path, size = workload(generator, args.scratch, lines)
         results = []
         for index in range(runs):
             run_dir = args.scratch / "runs" / f"{name}-{index + 1}"
             attempts = []
             for attempt in range(1 + args.retries):
-                result = run_ferry(binaries, run_dir, name, handler, data_path, lines, engine,
-                                   (args.busy_limit, args.busy_wait), args.timeout)
+                result = run_ferry(binaries, run_dir, name, language, handler, data_path, lines,
+                                   engine, (args.busy_limit, args.busy_wait), args.timeout)
+                handler_thread = HANDLER_THREADS.get(language)
+                thread_cpu = sum(cpu for thread, cpu in result["bridge_threads_cpu_s"].items()
+                                 if handler_thread and thread.startswith(handler_thread))
+                bridge_rss = result["bridge_rss"]
                 log(f"  {label} run {index + 1}: {result['e2e_rate']:.0f} records/s e2e, "
                     f"{result['ferry_rate']:.0f} net, "
                     f"{result.get('steady_rate', 0):.0f} steady, wall {result['wall_s']:.2f}s, "
                     f"CPU {result['cpu_s']:.2f}s (host ~{result['host_cpu_sampled_s']:.2f}, "
-                    f"bridge ~{result['bridge_cpu_sampled_s']:.2f}, of which Python thread "
-                    f"~{result['bridge_threads_cpu_s'].get('python-host', 0.0):.2f}), "
-                    f"RSS host {result['host_rss'] / 2**20:.0f} MB, "
-                    f"bridge {result['bridge_rss'] / 2**20:.0f} MB; "
-                    f"other processes used {result['others_during']:.0%} of the CPUs")
+                    + (f"bridge ~{result['bridge_cpu_sampled_s']:.2f}, of which {handler_thread} "
+                       f"~{thread_cpu:.2f}), " if bridge_rss is not None else "no bridge), ")
+                    + f"RSS host {result['host_rss'] / 2**20:.0f} MB, "
+                    + (f"bridge {bridge_rss / 2**20:.0f} MB; " if bridge_rss is not None else "")
+                    + f"other processes used {result['others_during']:.0%} of the CPUs")
                 attempts.append(result)
                 if result["others_during"] <= args.busy_limit:
                     break
@@ -705,14 +832,16 @@ def main():
             result = min(attempts, key=lambda r: r["others_during"])
             result["attempts"] = len(attempts)
             results.append(result)
-        raw[label] = {"lines": lines, "bytes": size, "handler": handler, "runs": results}
+        raw[label] = {"lines": lines, "bytes": size, "handler": handler, "language": language,
+                      "runs": results}
         rows.append(summarize(label, results))
         return results
 
-    if "a" in scenarios:
-        scenario(f"a: T {lines_ab // 1000}k", "T", lines_ab, "bench-a-t")
-    if "b" in scenarios:
-        scenario(f"b: J {lines_ab // 1000}k", "J", lines_ab, "bench-b-j")
+    for key, handler in (("a", "T"), ("b", "J")):
+        if key in scenarios:
+            for language in languages:
+                scenario(f"{key}: {handler} {lines_ab // 1000}k {language}", handler, lines_ab,
+                         f"bench-{key}-{handler.lower()}-{language}", language)
     flatness = None
     if "c" in scenarios:
         small = scenario(f"c: T {lines_c[0] // 1000}k", "T", lines_c[0], "bench-c-small")
@@ -741,11 +870,13 @@ def main():
               f"{large_rss / 2**20:.1f} MB at {lines_c[1]} lines: ratio {ratio:.2f} "
               f"({'within' if abs(ratio - 1) <= TARGET_RSS_FLATNESS else 'OUTSIDE'} "
               f"{TARGET_RSS_FLATNESS:.0%})")
-    label_a = f"a: T {lines_ab // 1000}k"
-    if label_a in raw and not args.quick:
-        median = statistics.median(r["e2e_rate"] for r in raw[label_a]["runs"])
-        verdict = "met" if median >= TARGET_RECORDS_PER_S_T else "MISSED"
-        print(f"target (a) >= {TARGET_RECORDS_PER_S_T} records/s end to end: {verdict} ({median:.0f})")
+    for language in languages:
+        label_a = f"a: T {lines_ab // 1000}k {language}"
+        if label_a in raw and not args.quick:
+            median = statistics.median(r["e2e_rate"] for r in raw[label_a]["runs"])
+            verdict = "met" if median >= TARGET_RECORDS_PER_S_T else "MISSED"
+            print(f"target (a, {language}) >= {TARGET_RECORDS_PER_S_T} records/s end to end: "
+                  f"{verdict} ({median:.0f})")
     if args.json:
         args.json.write_text(json.dumps({"commit": commit, "date": str(datetime.date.today()),
                                          "cpus": os.cpu_count(), "engine": engine,
