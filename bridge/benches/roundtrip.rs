@@ -22,39 +22,8 @@ use ferry_proto::pb;
 use ferry_proto::pb::bridge_client::BridgeClient;
 use tonic::transport::Channel;
 
-/// Handler T of the standard workload (see tests/bench/README.md).
-const HANDLER_T: &str = r#"
-from ferry import (
-    Document,
-    DocumentType,
-    ParseDocumentResult,
-    ParseDocumentResultStatus,
-    RecordHintType,
-    RecordParseHint,
-    SingleFileParser,
-)
-
-
-class TrivialParser(SingleFileParser):
-    def getS3FileType(self):
-        return "LOGS"
-
-    def getResolvedS3FileName(self, s3FileType, fileName):
-        return fileName
-
-    def getRecordStartPattern(self, s3FileType):
-        return RecordParseHint(RecordHintType.OFFSET, None, 0)
-
-    def getRecordEndPattern(self, s3FileType):
-        return RecordParseHint(RecordHintType.PATTERN, "\n", -1)
-
-    def parseDocument(self, s3FileType, s3Filename, offsetBytes, byteArr, startIndex, endIndex):
-        line = byteArr[startIndex:endIndex].decode("utf-8").rstrip("\n")
-        document = Document(
-            DocumentType.Document, line[-18:-2], None, None, None, {"len": len(line)}
-        )
-        return ParseDocumentResult(None, document, ParseDocumentResultStatus.SUCCESS)
-"#;
+/// Handler T of the standard workload, shared with tests/bench/run.py.
+const HANDLER_T: &str = include_str!("../../tests/bench/handlers/t.py");
 
 const RECORD_BYTES: usize = 1024;
 

@@ -19,6 +19,7 @@ import datetime
 import hashlib
 import json
 import os
+import pathlib
 import re
 import resource
 import shutil
@@ -41,176 +42,15 @@ PAGE_TICKS = os.sysconf("SC_CLK_TCK")
 TARGET_RECORDS_PER_S_T = 150_000
 TARGET_RSS_FLATNESS = 0.20
 
-HANDLER_T = '''"""Benchmark handler T: no JSON parsing.
+# The benchmark handlers, shared with bridge/benches/roundtrip.rs.
+HANDLERS_DIR = pathlib.Path(__file__).resolve().parent / "handlers"
+HANDLER_T = (HANDLERS_DIR / "t.py").read_text()
 
-The document is {"documentId": line[-18:-2], "len": len(line)}, where line
-is the record without its newline (the id is always the last field).
-"""
+HANDLER_J = (HANDLERS_DIR / "j.py").read_text()
 
-from ferry import (
-    Document,
-    DocumentType,
-    ParseDocumentResult,
-    ParseDocumentResultStatus,
-    RecordHintType,
-    RecordParseHint,
-    SingleFileParser,
-)
+JS_HANDLER_T = (HANDLERS_DIR / "t.mjs").read_text()
 
-
-class TrivialParser(SingleFileParser):
-    def getS3FileType(self):
-        return "LOGS"
-
-    def getResolvedS3FileName(self, s3FileType, fileName):
-        return fileName
-
-    def getRecordStartPattern(self, s3FileType):
-        return RecordParseHint(RecordHintType.OFFSET, None, 0)
-
-    def getRecordEndPattern(self, s3FileType):
-        return RecordParseHint(RecordHintType.PATTERN, "\\n", -1)
-
-    def parseDocument(self, s3FileType, s3Filename, offsetBytes, byteArr, startIndex, endIndex):
-        line = byteArr[startIndex:endIndex].decode("utf-8").rstrip("\\n")
-        document = Document(
-            DocumentType.Document, line[-18:-2], None, None, None, {"len": len(line)}
-        )
-        return ParseDocumentResult(None, document, ParseDocumentResultStatus.SUCCESS)
-'''
-
-HANDLER_J = '''"""Benchmark handler J: one json.loads per record.
-
-The document is {"documentId": o["id"], "level": o["level"],
-"len": len(o["msg"])} with o = json.loads(line).
-"""
-
-import json
-
-from ferry import (
-    Document,
-    DocumentType,
-    ParseDocumentResult,
-    ParseDocumentResultStatus,
-    RecordHintType,
-    RecordParseHint,
-    SingleFileParser,
-)
-
-
-class JsonParser(SingleFileParser):
-    def getS3FileType(self):
-        return "LOGS"
-
-    def getResolvedS3FileName(self, s3FileType, fileName):
-        return fileName
-
-    def getRecordStartPattern(self, s3FileType):
-        return RecordParseHint(RecordHintType.OFFSET, None, 0)
-
-    def getRecordEndPattern(self, s3FileType):
-        return RecordParseHint(RecordHintType.PATTERN, "\\n", -1)
-
-    def parseDocument(self, s3FileType, s3Filename, offsetBytes, byteArr, startIndex, endIndex):
-        line = byteArr[startIndex:endIndex].decode("utf-8").rstrip("\\n")
-        o = json.loads(line)
-        document = Document(
-            DocumentType.Document,
-            o["id"],
-            None,
-            None,
-            None,
-            {"level": o["level"], "len": len(o["msg"])},
-        )
-        return ParseDocumentResult(None, document, ParseDocumentResultStatus.SUCCESS)
-'''
-
-JS_HANDLER_T = '''// Benchmark handler T: no JSON parsing.
-//
-// The document is {"documentId": line.slice(-18, -2), "len": line.length},
-// where line is the record without its newline (the id is always the last
-// field).
-
-import {
-  Document,
-  DocumentType,
-  ParseDocumentResult,
-  ParseDocumentResultStatus,
-  RecordParseHint,
-  SingleFileParser,
-} from "ferry";
-
-export class TrivialParser extends SingleFileParser {
-  getS3FileType() {
-    return "LOGS";
-  }
-
-  getResolvedS3FileName(s3FileType, fileName) {
-    return fileName;
-  }
-
-  getRecordStartPattern(s3FileType) {
-    return RecordParseHint.ofOffset(0);
-  }
-
-  getRecordEndPattern(s3FileType) {
-    return RecordParseHint.ofPattern("\\n");
-  }
-
-  parseDocument(s3FileType, s3Filename, offsetBytes, byteArr, startIndex, endIndex) {
-    let line = new TextDecoder().decode(byteArr.subarray(startIndex, endIndex));
-    if (line.endsWith("\\n")) {
-      line = line.slice(0, -1);
-    }
-    const document = new Document(
-      DocumentType.Document, line.slice(-18, -2), null, null, null, { len: line.length },
-    );
-    return new ParseDocumentResult(null, document, ParseDocumentResultStatus.SUCCESS);
-  }
-}
-'''
-
-JS_HANDLER_J = '''// Benchmark handler J: one JSON.parse per record.
-//
-// The document is {"documentId": o.id, "level": o.level, "len": o.msg.length}
-// with o = JSON.parse(line).
-
-import {
-  Document,
-  DocumentType,
-  ParseDocumentResult,
-  ParseDocumentResultStatus,
-  RecordParseHint,
-  SingleFileParser,
-} from "ferry";
-
-export class JsonParser extends SingleFileParser {
-  getS3FileType() {
-    return "LOGS";
-  }
-
-  getResolvedS3FileName(s3FileType, fileName) {
-    return fileName;
-  }
-
-  getRecordStartPattern(s3FileType) {
-    return RecordParseHint.ofOffset(0);
-  }
-
-  getRecordEndPattern(s3FileType) {
-    return RecordParseHint.ofPattern("\\n");
-  }
-
-  parseDocument(s3FileType, s3Filename, offsetBytes, byteArr, startIndex, endIndex) {
-    const line = new TextDecoder().decode(byteArr.subarray(startIndex, endIndex));
-    const o = JSON.parse(line);
-    const document = new Document(
-      DocumentType.Document, o.id, null, null, null, { level: o.level, len: o.msg.length },
-    );
-    return new ParseDocumentResult(null, document, ParseDocumentResultStatus.SUCCESS);
-  }
-}
-'''
+JS_HANDLER_J = (HANDLERS_DIR / "j.mjs").read_text()
 
 LANGUAGES = ("python", "js", "rust")
 # Handler sources per language; Rust handlers are compiled into their own
