@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every ferry test: Rust unit and integration tests (the bridge over
-# real Unix sockets with real Python handlers, the task host end to end),
-# lints, and the Python and JavaScript SDKs' tests. Installs what is missing first.
+# real Unix sockets with real Python and JavaScript handlers, the task host
+# end to end, the cross-language conformance suite), lints, and the Python
+# and JavaScript SDKs' tests. Installs what is missing first.
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 cd "$FERRY_ROOT"

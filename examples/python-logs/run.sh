@@ -9,6 +9,8 @@ here="$FERRY_ROOT/examples/python-logs"
 
 ensure_rust
 ensure_python
+# ferry-bridge also carries the JavaScript engine, whose build needs these.
+ensure_apt_packages cmake libsimde-dev
 say "building ferry and ferry-bridge"
 (cd "$FERRY_ROOT" && cargo build --bins --locked -q)
 if [ ! -d "$here/data" ]; then
