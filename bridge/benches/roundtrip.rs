@@ -187,6 +187,28 @@ fn start_bridge(handler: &std::path::Path, socket: &std::path::Path) -> anyhow::
     Ok((bridge, ready))
 }
 
+/// Sends each request in turn, timing each round trip; the answers are
+/// checked after the clock stops.
+async fn time_each(
+    client: &mut BridgeClient<Channel>,
+    requests: &[(pb::InvokeRequest, Vec<String>)],
+) -> anyhow::Result<(Percentiles, Duration)> {
+    let mut samples = Vec::with_capacity(requests.len());
+    let mut responses = Vec::with_capacity(requests.len());
+    let all = Instant::now();
+    for (request, _) in requests {
+        let started = Instant::now();
+        let response = invoke(client, request.clone()).await?;
+        samples.push(started.elapsed());
+        responses.push(response);
+    }
+    let elapsed = all.elapsed();
+    for (response, (_, ids)) in responses.iter().zip(requests) {
+        check(response, ids)?;
+    }
+    Ok((percentiles(samples), elapsed))
+}
+
 async fn bench(options: &Options, socket: PathBuf) -> anyhow::Result<()> {
     let connected = Instant::now();
     let channel = ListenAddr::Unix(socket).connect().await.context("connect to the bridge")?;
@@ -222,20 +244,7 @@ async fn bench(options: &Options, socket: PathBuf) -> anyhow::Result<()> {
 
     // Unbatched: one record per Invoke.
     let requests: Vec<_> = (0..options.calls).map(|index| parse_request(index, 1)).collect();
-    let mut samples = Vec::with_capacity(options.calls);
-    let mut responses = Vec::with_capacity(options.calls);
-    let all = Instant::now();
-    for (request, _) in &requests {
-        let started = Instant::now();
-        let response = invoke(&mut client, request.clone()).await?;
-        samples.push(started.elapsed());
-        responses.push(response);
-    }
-    let elapsed = all.elapsed();
-    for (response, (_, ids)) in responses.iter().zip(&requests) {
-        check(response, ids)?;
-    }
-    let stats = percentiles(samples);
+    let (stats, elapsed) = time_each(&mut client, &requests).await?;
     println!(
         "unbatched ({} calls, 1 x {RECORD_BYTES} B record each): p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, max {:.1} us; {:.0} calls/s",
         options.calls,
@@ -249,20 +258,7 @@ async fn bench(options: &Options, socket: PathBuf) -> anyhow::Result<()> {
     // Batched.
     let size = options.batch_size;
     let requests: Vec<_> = (0..options.batches).map(|index| parse_request(index * size, size)).collect();
-    let mut samples = Vec::with_capacity(options.batches);
-    let mut responses = Vec::with_capacity(options.batches);
-    let all = Instant::now();
-    for (request, _) in &requests {
-        let started = Instant::now();
-        let response = invoke(&mut client, request.clone()).await?;
-        samples.push(started.elapsed());
-        responses.push(response);
-    }
-    let elapsed = all.elapsed();
-    for (response, (_, ids)) in responses.iter().zip(&requests) {
-        check(response, ids)?;
-    }
-    let stats = percentiles(samples);
+    let (stats, elapsed) = time_each(&mut client, &requests).await?;
     println!(
         "batched ({} batches of {size}): per batch p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, max {:.1} us; \
          {:.1} us per record at p50; {:.0} records/s",
