@@ -49,6 +49,11 @@
 //! and a zero read chunk are rejected by [`RecordCutter::new`] with a
 //! [`CutterConfigError`] rather than a panic; config validation should have
 //! caught them earlier.
+//!
+//! The hints may change between records ([`RecordCutter::set_hints`]): a
+//! state machine reader picks each record's hints from the record before
+//! it. The new hints apply from the cursor on, exactly as if a cutter had
+//! been created there with them, which is also how such a reader resumes.
 
 use std::fmt;
 use std::io::{self, Read};
@@ -123,6 +128,10 @@ pub enum CutterConfigError {
     ZeroEndOffset,
     #[error("read_chunk_bytes is 0, so the stream could never be read")]
     ZeroReadChunk,
+    /// A read failed part way into a record and the bytes the new hints
+    /// would search from may be gone; the cutter keeps its hints.
+    #[error("the record hints can only change between records, and a failed read left the cutter inside one")]
+    HintsMidRecord,
 }
 
 #[derive(Debug)]
@@ -236,6 +245,29 @@ impl<R: Read> RecordCutter<R> {
             carry: Vec::new(),
             eof: false,
         })
+    }
+
+    /// Replaces the hints for the records after the cursor, as if a new
+    /// cutter started there with them. Hints are checked as by
+    /// [`RecordCutter::new`]. Only between records: before the first cut,
+    /// after a cut, or once the stream is done (the end is final, so new
+    /// hints cut nothing more); after a failed read the cutter may be inside
+    /// a record and refuses with [`CutterConfigError::HintsMidRecord`].
+    pub fn set_hints(&mut self, start: RecordHint, end: RecordHint) -> Result<(), CutterConfigError> {
+        match self.phase {
+            Phase::Seek { from } if from == self.cursor => {}
+            Phase::Done => {}
+            Phase::Seek { .. } | Phase::Keep { .. } | Phase::Skip { .. } => {
+                return Err(CutterConfigError::HintsMidRecord);
+            }
+        }
+        if end == RecordHint::Offset(0) {
+            return Err(CutterConfigError::ZeroEndOffset);
+        }
+        let start = Matcher::new(start, CutterConfigError::EmptyStartPattern)?;
+        self.end = Matcher::new(end, CutterConfigError::EmptyEndPattern)?;
+        self.start = start;
+        Ok(())
     }
 
     /// Stream position just after the last cut returned (the resume point for
@@ -1001,6 +1033,103 @@ mod tests {
         assert_eq!(ends, vec![2, 4, 5]);
     }
 
+    /// Length-prefixed records: a 2-digit length, then that many bytes.
+    /// Each record's hints come from the record before, as a state machine
+    /// reader's do.
+    #[test]
+    fn hints_change_between_records() {
+        let data = b"03abc00\n02de";
+        for chunk in 1..=13 {
+            let mut cutter = RecordCutter::new(
+                &data[..],
+                0,
+                RecordHint::Offset(0),
+                RecordHint::Offset(2),
+                limits(1024, chunk),
+            )
+            .expect("valid config");
+            let mut cuts = Vec::new();
+            while let Some(cut) = cutter.next_cut().expect("read") {
+                let next_end = match &cut {
+                    // A length: the body is that long, or up to the next
+                    // newline when the length is 0.
+                    Cut::Record { bytes, .. } if bytes.len() == 2 && bytes[0].is_ascii_digit() => {
+                        match std::str::from_utf8(bytes).expect("digits").parse::<u64>().expect("a length") {
+                            0 => pat("\n"),
+                            length => RecordHint::Offset(length),
+                        }
+                    }
+                    _ => RecordHint::Offset(2),
+                };
+                cutter.set_hints(RecordHint::Offset(0), next_end).expect("between records");
+                cuts.push(cut);
+            }
+            assert_eq!(
+                cuts,
+                vec![rec(0, "03"), rec(2, "abc"), rec(5, "00"), rec(7, "\n"), rec(8, "02"), rec(10, "de")],
+                "chunk {chunk}"
+            );
+            // The end is final.
+            cutter.set_hints(RecordHint::Offset(0), RecordHint::Offset(1)).expect("done");
+            assert_eq!(cutter.next_cut().expect("read"), None);
+        }
+    }
+
+    #[test]
+    fn unusable_or_mid_record_hint_changes_are_refused_and_change_nothing() {
+        let mut cutter =
+            RecordCutter::new(&b"a\nb\nc\n"[..], 0, RecordHint::Offset(0), pat("\n"), limits(1024, 1))
+                .expect("valid config");
+        assert_eq!(cutter.next_cut().expect("read"), Some(rec(0, "a\n")));
+        assert_eq!(
+            cutter.set_hints(RecordHint::Pattern(Vec::new()), RecordHint::Offset(1)),
+            Err(CutterConfigError::EmptyStartPattern)
+        );
+        assert_eq!(
+            cutter.set_hints(RecordHint::Offset(0), RecordHint::Offset(0)),
+            Err(CutterConfigError::ZeroEndOffset)
+        );
+        assert_eq!(
+            cutter.set_hints(RecordHint::Offset(0), RecordHint::Pattern(Vec::new())),
+            Err(CutterConfigError::EmptyEndPattern)
+        );
+        assert_eq!(cutter.next_cut().expect("read"), Some(rec(2, "b\n")));
+
+        // A read that fails inside a record leaves the cutter there.
+        let reader = FailingOnce {
+            first: io::Cursor::new(b"ok\npart".to_vec()),
+            failed: false,
+            rest: io::Cursor::new(b"ial\nnext\n".to_vec()),
+        };
+        let mut cutter =
+            RecordCutter::new(reader, 0, RecordHint::Offset(0), pat("\n"), limits(1024, 4)).expect("valid config");
+        assert_eq!(cutter.next_cut().expect("read"), Some(rec(0, "ok\n")));
+        cutter.next_cut().expect_err("the reader fails");
+        assert_eq!(
+            cutter.set_hints(RecordHint::Offset(0), RecordHint::Offset(1)),
+            Err(CutterConfigError::HintsMidRecord)
+        );
+        assert_eq!(cutter.next_cut().expect("read"), Some(rec(3, "partial\n")));
+        cutter.set_hints(RecordHint::Offset(0), RecordHint::Offset(1)).expect("between records again");
+        assert_eq!(cutter.next_cut().expect("read"), Some(rec(11, "n")));
+
+        // So does one that fails while a start pattern is being searched
+        // for: the bytes searched already are gone.
+        let reader = FailingOnce {
+            first: io::Cursor::new(b"skipped ".to_vec()),
+            failed: false,
+            rest: io::Cursor::new(b"<r>x".to_vec()),
+        };
+        let mut cutter =
+            RecordCutter::new(reader, 0, pat("<r>"), RecordHint::Offset(2), limits(1024, 8)).expect("valid config");
+        cutter.next_cut().expect_err("the reader fails");
+        assert_eq!(
+            cutter.set_hints(RecordHint::Offset(0), RecordHint::Offset(1)),
+            Err(CutterConfigError::HintsMidRecord)
+        );
+        assert_eq!(cutter.next_cut().expect("read"), Some(rec(8, "<r")));
+    }
+
     #[test]
     fn invalid_config_is_rejected() {
         let new = |start: RecordHint, end: RecordHint, limits: CutterLimits| {
@@ -1207,6 +1336,30 @@ mod tests {
                 prop_assert_eq!(&resumed[..], &full[done..], "resume at {}", position);
                 let reference_tail: Vec<Cut> = resumed.into_iter().map(|(cut, _)| cut).collect();
                 prop_assert_eq!(reference_tail, reference(&data, position as usize, &start, &end, max));
+            }
+        }
+
+        #[test]
+        fn changing_hints_at_every_record_cuts_as_a_fresh_cutter_would(
+            data in prop::collection::vec(prop::sample::select(ALPHABET), 0..200),
+            hints in prop::collection::vec((hint(ALPHABET, 3, 3, 0), hint(ALPHABET, 3, 8, 1)), 1..6),
+            max in prop_oneof![0usize..30, Just(usize::MAX)],
+            chunk in 1usize..64,
+            schedule in schedule(),
+        ) {
+            let (start, end) = hints[0].clone();
+            let reader = ChoppyReader::new(&data, schedule);
+            let mut cutter = RecordCutter::new(reader, 0, start.clone(), end.clone(), limits(max, chunk))
+                .expect("valid config");
+            let mut expected = reference(&data, 0, &start, &end, max).into_iter().next();
+            for step in 1.. {
+                let cut = cutter.next_cut().expect("choppy reads do not fail");
+                prop_assert_eq!(&cut, &expected, "step {}", step);
+                let Some(cut) = cut else { break };
+                prop_assert_eq!(cutter.position(), cut.end());
+                let (start, end) = hints[step % hints.len()].clone();
+                cutter.set_hints(start.clone(), end.clone()).expect("between records");
+                expected = reference(&data, cut.end() as usize, &start, &end, max).into_iter().next();
             }
         }
     }
