@@ -10,6 +10,10 @@ The behaviour is driven by the arguments (see README.md):
   pattern (an invalid result), "raise:<m>" raises ConformanceError(m);
   anything else gives the pattern "<s3FileType>" (start) or "\\n" (end).
 - parseDocument: the record is "<command>" or "<command>:<argument>".
+- The other readers take their command from one argument (messageBody,
+  the Kinesis data, eventId, tableName) and share the commands doc, skip,
+  error, skipnone, raise, retry and invalid; the Sagemaker functions take
+  it from the document's "command" entry.
 """
 
 import ferry
@@ -164,3 +168,172 @@ class ConformanceParser(ferry.SingleFileParser):
 
 def success(document):
     return ParseDocumentResult(None, document, Status.SUCCESS)
+
+
+# ----------------------------------------------------------------- readers
+
+
+def _reader_result(command, argument, position_key, position, record_type, make_document):
+    """The commands every reader shares; `position` (a str) names the record
+    in the offsets of SkipDoc and ErrorDoc and is their documentId."""
+    if command == "doc":
+        return success(make_document(argument))
+    if command == "skip":
+        return ParseDocumentResult(None, SkipDoc(
+            documentId=position,
+            recordType=record_type,
+            errorStartoffsetMap={position_key: position},
+            errorEndoffsetMap={position_key: position},
+            skipMessage=argument,
+        ), Status.SKIP)
+    if command == "error":
+        return ParseDocumentResult(None, ErrorDoc(
+            documentId=position,
+            recordType=record_type,
+            documentMetadata={"reason": "conformance"},
+            errorStartoffsetMap={position_key: position},
+            errorEndoffsetMap={position_key: position},
+            errorMessage=argument,
+        ), Status.ERROR)
+    if command == "skipnone":
+        return ParseDocumentResult(None, None, Status.SKIP)
+    if command == "raise":
+        raise ConformanceError(argument)
+    if command == "retry":
+        raise ferry.RetryableError(argument)
+    if command == "invalid":
+        return ParseDocumentResult(None, None, Status.SUCCESS)
+    raise ConformanceError("unknown command " + command)
+
+
+def _key_id(keys):
+    """The key values joined with "|" (they are strings or integers)."""
+    return "|".join(str(value) for value in keys.values())
+
+
+class ConformanceQueueReader(ferry.QueueMessageReader):
+    def parseMessage(self, messageId, messageGroupId, messageDeduplicationId, messageAttributes, messageBody):
+        command, _, argument = messageBody.partition(":")
+        return _reader_result(command, argument, "messageId", messageId, "Message", lambda argument: Document(
+            documentId=argument,
+            recordType="Message",
+            partitionKey=messageGroupId if messageGroupId is not None else messageId,
+            documentMetadata={"messageId": messageId},
+            documentKeyValuesMap={
+                "messageGroupId": messageGroupId,
+                "messageDeduplicationId": messageDeduplicationId,
+                "messageAttributes": messageAttributes,
+                "messageBody": messageBody,
+            },
+        ))
+
+
+class ConformanceKinesisReader(ferry.KinesisRecordReader):
+    def parseMessage(self, streamArn, shardId, partitionKey, sequenceNumber, approximateArrivalTimestamp, data):
+        if data.startswith(b"bin:"):
+            return success(Document(
+                documentId="bin@" + sequenceNumber,
+                recordType="Binary",
+                partitionKey=partitionKey,
+                documentKeyValuesMap={"hex": data[4:].hex(), "length": len(data)},
+            ))
+        text = data.decode("utf-8")
+        command, _, argument = text.partition(":")
+        return _reader_result(command, argument, "sequenceNumber", sequenceNumber, "Record", lambda argument: Document(
+            documentId=argument,
+            recordType="Record",
+            partitionKey=partitionKey,
+            documentMetadata={"shardId": shardId, "sequenceNumber": sequenceNumber},
+            documentKeyValuesMap={
+                "streamArn": streamArn,
+                "approximateArrivalTimestamp": approximateArrivalTimestamp,
+                "data": text,
+                "length": len(data),
+            },
+        ))
+
+
+class ConformanceStreamsReader(ferry.DynamoDBStreamsRecordReader):
+    def parseRecord(self, streamArn, shardId, eventId, eventName, identityPrincipalId, identityType,
+                    sequenceNumber, sizeBytes, streamViewType, approximateCreationDateTime, keys, oldImage, newImage):
+        command, _, argument = eventId.partition(":")
+        return _reader_result(command, argument, "sequenceNumber", sequenceNumber, "StreamRecord", lambda _: Document(
+            documentId=_key_id(keys),
+            recordType=eventName,
+            partitionKey=shardId,
+            documentMetadata={
+                "sequenceNumber": sequenceNumber,
+                "sizeBytes": sizeBytes,
+                "streamViewType": streamViewType,
+                "approximateCreationDateTime": approximateCreationDateTime,
+            },
+            documentKeyValuesMap={
+                "streamArn": streamArn,
+                "eventId": eventId,
+                "identityPrincipalId": identityPrincipalId,
+                "identityType": identityType,
+                "keys": keys,
+                "oldImage": oldImage,
+                "newImage": newImage,
+            },
+        ))
+
+
+class ConformanceTableReader(ferry.DynamoDBTableItemReader):
+    def parseDynamoDBItem(self, tableName, segmentNumber, keys, item):
+        command, _, argument = tableName.partition(":")
+        return _reader_result(command, argument, "segmentNumber", str(segmentNumber), "Item", lambda argument: Document(
+            documentId=_key_id(keys),
+            recordType="Item",
+            partitionKey=argument,
+            documentMetadata={"segmentNumber": segmentNumber},
+            documentKeyValuesMap={"tableName": tableName, "keys": keys, "item": item},
+        ))
+
+
+# --------------------------------------------------------------- sagemaker
+
+
+class ConformanceVectors(ferry.SagemakerVectorsInterface):
+    def extractDocumentElementsForVectorization(self, document):
+        command, _, argument = document["command"].partition(":")
+        if command == "elements":
+            # Values are passed as they are: a non-text one is an invalid result.
+            return {name: value for name, value in document.items() if name.startswith("text")}
+        if command == "raise":
+            raise ConformanceError(argument)
+        if command == "retry":
+            raise ferry.RetryableError(argument)
+        raise ConformanceError("unknown command " + command)
+
+    def constructVectorDoc(self, documentInterface, vectorsMap):
+        command, _, argument = documentInterface["command"].partition(":")
+        document_id = documentInterface["documentId"]
+        if command == "vectors":
+            # Head entries are left out by the flat form itself.
+            values = {
+                name: value
+                for name, value in documentInterface.items()
+                if name != "command" and not name.startswith("text")
+            }
+            values["vectors"] = vectorsMap
+            return Document(
+                documentId=document_id,
+                recordType="Vectors",
+                partitionKey=documentInterface["partitionKey"],
+                documentMetadata=documentInterface["documentMetadata"],
+                documentKeyValuesMap=values,
+            )
+        if command == "error":
+            return ErrorDoc(
+                documentId=document_id,
+                recordType="Vectors",
+                errorStartoffsetMap={"documentId": document_id},
+                errorEndoffsetMap={"documentId": document_id},
+                errorMessage=argument,
+            )
+        if command == "raise":
+            raise ConformanceError(argument)
+        if command == "retry":
+            raise ferry.RetryableError(argument)
+        raise ConformanceError("unknown command " + command)

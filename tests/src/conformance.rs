@@ -5,10 +5,13 @@
 //!
 //! See `tests/conformance/README.md`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use ferry_bridge::host::rust::{
-    Document, HandlerFailure, ParseDocumentResult, ParseDocumentResultStatus, RecordParseHint, RustHandlers,
+    Document, DocumentType, DynamoDbStreamsRecord, DynamoDbStreamsRecordReader, DynamoDbTableItem,
+    DynamoDbTableItemReader, HandlerFailure, KinesisRecord, KinesisRecordReader, ParseDocumentResult,
+    ParseDocumentResultStatus, QueueMessage, QueueMessageReader, RecordParseHint, RustHandlers, SagemakerVectors,
     SingleFileParser,
 };
 use ferry_proto::pb;
@@ -19,9 +22,15 @@ pub fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("conformance").canonicalize().expect("tests/conformance exists")
 }
 
-/// The Rust conformance handler, registered as a `SingleFileParser`.
+/// The Rust conformance handlers, one per interface.
 pub fn rust_handlers() -> RustHandlers {
-    RustHandlers::new("ferry-conformance", "0.1.0").single_file_parser(ConformanceParser)
+    RustHandlers::new("ferry-conformance", "0.1.0")
+        .single_file_parser(ConformanceParser)
+        .queue_message_reader(ConformanceReaders)
+        .kinesis_record_reader(ConformanceReaders)
+        .dynamodb_streams_record_reader(ConformanceReaders)
+        .dynamodb_table_item_reader(ConformanceReaders)
+        .sagemaker_vectors(ConformanceVectors)
 }
 
 /// The Rust twin of the Python and JS conformance handlers. A failure
@@ -33,6 +42,23 @@ fn conformance_error(message: &str) -> HandlerFailure {
     HandlerFailure::new("ConformanceError", message)
 }
 
+fn retryable_error(message: &str) -> HandlerFailure {
+    HandlerFailure::new("RetryableError", message).retryable()
+}
+
+fn unknown_command(command: &str) -> HandlerFailure {
+    conformance_error(&format!("unknown command {command}"))
+}
+
+/// `"<command>:<argument>"` split at the first colon; the argument is
+/// empty when there is none.
+fn command(text: &str) -> (&str, &str) {
+    text.split_once(':').unwrap_or((text, ""))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
 fn hint(s3_file_type: &str, fallback: &str) -> Result<RecordParseHint, HandlerFailure> {
     let (command, argument) = s3_file_type.split_once(':').unwrap_or((s3_file_type, ""));
     Ok(match command {
@@ -92,16 +118,15 @@ impl SingleFileParser for ConformanceParser {
         let length = record.len() as u64;
         let end = offset_bytes + length;
         if let Some(rest) = record.strip_prefix(b"bin:") {
-            let hex: String = rest.iter().map(|byte| format!("{byte:02x}")).collect();
             return Ok(ParseDocumentResult::success(
                 Document::new(format!("bin@{offset_bytes}"), "Binary")
                     .with_partition_key(s3_filename)
-                    .with_value("hex", hex)
+                    .with_value("hex", hex(rest))
                     .with_value("length", length),
             ));
         }
         let text = std::str::from_utf8(record)?;
-        let (command, argument) = text.split_once(':').unwrap_or((text, ""));
+        let (command, argument) = command(text);
         Ok(match command {
             "doc" => ParseDocumentResult::success(
                 Document::new(argument, "Conformance")
@@ -145,7 +170,7 @@ impl SingleFileParser for ConformanceParser {
                 ParseDocumentResult::success(Document { document_id: Some("bare".to_owned()), ..Document::default() })
             }
             "raise" => return Err(conformance_error(argument)),
-            "retry" => return Err(HandlerFailure::new("RetryableError", argument).retryable()),
+            "retry" => return Err(retryable_error(argument)),
             "unicode" => ParseDocumentResult::success(
                 Document::new("unicode-ü", "Unicode").with_partition_key("東京").with_key_values(to_map(json!({
                     "latin": "Zürich",
@@ -184,8 +209,206 @@ impl SingleFileParser for ConformanceParser {
                 }))),
             ),
             "invalid" => ParseDocumentResult::new(None, None, ParseDocumentResultStatus::Success),
-            other => return Err(conformance_error(&format!("unknown command {other}"))),
+            other => return Err(unknown_command(other)),
         })
+    }
+}
+
+/// The Rust twin of the Python and JS reader handlers (see the README).
+#[derive(Debug)]
+pub struct ConformanceReaders;
+
+/// The commands every reader shares; `position` names the record in the
+/// offsets of a SkipDoc or ErrorDoc, and is their id.
+fn reader_result(
+    (command, argument): (&str, &str),
+    position_key: &str,
+    position: &str,
+    record_type: &str,
+    document: impl FnOnce(&str) -> Document,
+) -> Result<ParseDocumentResult, HandlerFailure> {
+    Ok(match command {
+        "doc" => ParseDocumentResult::success(document(argument)),
+        "skip" => ParseDocumentResult::skip(
+            Document::skip_doc(argument)
+                .with_document_id(position)
+                .with_record_type(record_type)
+                .with_start_offset(position_key, position)
+                .with_end_offset(position_key, position),
+        ),
+        "error" => ParseDocumentResult::error(
+            Document::error_doc(argument)
+                .with_document_id(position)
+                .with_record_type(record_type)
+                .with_metadata("reason", "conformance")
+                .with_start_offset(position_key, position)
+                .with_end_offset(position_key, position),
+        ),
+        "skipnone" => ParseDocumentResult::new(None, None, ParseDocumentResultStatus::Skip),
+        "raise" => return Err(conformance_error(argument)),
+        "retry" => return Err(retryable_error(argument)),
+        "invalid" => ParseDocumentResult::new(None, None, ParseDocumentResultStatus::Success),
+        other => return Err(unknown_command(other)),
+    })
+}
+
+/// The key values (strings or integers) joined with "|".
+fn key_id(keys: &Map<String, Value>) -> String {
+    let values: Vec<String> = keys
+        .values()
+        .map(|value| match value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    values.join("|")
+}
+
+impl QueueMessageReader for ConformanceReaders {
+    fn parse_message(&self, message: QueueMessage<'_>) -> Result<ParseDocumentResult, HandlerFailure> {
+        reader_result(command(message.message_body), "messageId", message.message_id, "Message", |argument| {
+            Document::new(argument, "Message")
+                .with_partition_key(message.message_group_id.unwrap_or(message.message_id))
+                .with_metadata("messageId", message.message_id)
+                .with_value("messageGroupId", message.message_group_id)
+                .with_value("messageDeduplicationId", message.message_deduplication_id)
+                .with_value("messageAttributes", json!(message.message_attributes))
+                .with_value("messageBody", message.message_body)
+        })
+    }
+}
+
+impl KinesisRecordReader for ConformanceReaders {
+    fn parse_message(&self, record: KinesisRecord<'_>) -> Result<ParseDocumentResult, HandlerFailure> {
+        if let Some(rest) = record.data.strip_prefix(b"bin:") {
+            return Ok(ParseDocumentResult::success(
+                Document::new(format!("bin@{}", record.sequence_number), "Binary")
+                    .with_partition_key(record.partition_key)
+                    .with_value("hex", hex(rest))
+                    .with_value("length", record.data.len()),
+            ));
+        }
+        let text = std::str::from_utf8(record.data)?;
+        reader_result(command(text), "sequenceNumber", record.sequence_number, "Record", |argument| {
+            Document::new(argument, "Record")
+                .with_partition_key(record.partition_key)
+                .with_metadata("shardId", record.shard_id)
+                .with_metadata("sequenceNumber", record.sequence_number)
+                .with_value("streamArn", record.stream_arn)
+                .with_value("approximateArrivalTimestamp", record.approximate_arrival_timestamp_ms)
+                .with_value("data", text)
+                .with_value("length", record.data.len())
+        })
+    }
+}
+
+impl DynamoDbStreamsRecordReader for ConformanceReaders {
+    fn parse_record(&self, record: DynamoDbStreamsRecord<'_>) -> Result<ParseDocumentResult, HandlerFailure> {
+        let sequence_number = record.sequence_number;
+        reader_result(command(record.event_id), "sequenceNumber", sequence_number, "StreamRecord", |_| {
+            Document::new(key_id(&record.keys), record.event_name)
+                .with_partition_key(record.shard_id)
+                .with_metadata("sequenceNumber", record.sequence_number)
+                .with_metadata("sizeBytes", record.size_bytes)
+                .with_metadata("streamViewType", record.stream_view_type)
+                .with_metadata("approximateCreationDateTime", record.approximate_creation_date_time_s)
+                .with_value("streamArn", record.stream_arn)
+                .with_value("eventId", record.event_id)
+                .with_value("identityPrincipalId", record.identity_principal_id)
+                .with_value("identityType", record.identity_type)
+                .with_value("keys", record.keys)
+                .with_value("oldImage", record.old_image)
+                .with_value("newImage", record.new_image)
+        })
+    }
+}
+
+impl DynamoDbTableItemReader for ConformanceReaders {
+    fn parse_dynamodb_item(&self, item: DynamoDbTableItem<'_>) -> Result<ParseDocumentResult, HandlerFailure> {
+        let segment = item.segment_number.to_string();
+        reader_result(command(item.table_name), "segmentNumber", &segment, "Item", |argument| {
+            Document::new(key_id(&item.keys), "Item")
+                .with_partition_key(argument)
+                .with_metadata("segmentNumber", item.segment_number)
+                .with_value("tableName", item.table_name)
+                .with_value("keys", item.keys)
+                .with_value("item", item.item)
+        })
+    }
+}
+
+/// The Rust twin of the Python and JS Sagemaker handlers (see the README).
+#[derive(Debug)]
+pub struct ConformanceVectors;
+
+/// The document's `command` entry, split as [`command`] splits.
+fn document_command(document: &Map<String, Value>) -> Result<(String, String), HandlerFailure> {
+    let text = document.get("command").and_then(Value::as_str).ok_or_else(|| HandlerFailure::missing_key("command"))?;
+    let (command, argument) = command(text);
+    Ok((command.to_owned(), argument.to_owned()))
+}
+
+impl SagemakerVectors for ConformanceVectors {
+    fn extract_document_elements_for_vectorization(
+        &self,
+        document: Map<String, Value>,
+    ) -> Result<BTreeMap<String, String>, HandlerFailure> {
+        let (command, argument) = document_command(&document)?;
+        match command.as_str() {
+            // A typed map cannot hold a value that is not text: where
+            // Python and JS return one, the twin fails (see the README).
+            "elements" => document
+                .into_iter()
+                .filter(|(name, _)| name.starts_with("text"))
+                .map(|(name, value)| match value {
+                    Value::String(text) => Ok((name, text)),
+                    _ => Err(conformance_error(&format!("the value of {} is not a string", Value::String(name)))),
+                })
+                .collect(),
+            "raise" => Err(conformance_error(&argument)),
+            "retry" => Err(retryable_error(&argument)),
+            other => Err(unknown_command(other)),
+        }
+    }
+
+    fn construct_vector_doc(
+        &self,
+        document: Map<String, Value>,
+        vectors: BTreeMap<String, Vec<f64>>,
+    ) -> Result<Document, HandlerFailure> {
+        let (command, argument) = document_command(&document)?;
+        let text = |key: &str| document.get(key).and_then(Value::as_str).map(str::to_owned);
+        let document_id = text("documentId");
+        match command.as_str() {
+            "vectors" => {
+                let partition_key = text("partitionKey");
+                let metadata = match document.get("documentMetadata") {
+                    Some(Value::Object(metadata)) => metadata.clone(),
+                    _ => Map::new(),
+                };
+                // Head entries are left out by the flat form itself.
+                let values = document.into_iter().filter(|(name, _)| name != "command" && !name.starts_with("text"));
+                Ok(Document {
+                    document_id,
+                    record_type: Some("Vectors".to_owned()),
+                    partition_key,
+                    document_metadata: metadata,
+                    document_key_values: values.collect(),
+                    ..Document::default()
+                }
+                .with_value("vectors", json!(vectors)))
+            }
+            "error" => {
+                let position = document_id.clone().unwrap_or_default();
+                Ok(Document { document_type: DocumentType::ErrorDoc, document_id, ..Document::error_doc(argument) }
+                    .with_record_type("Vectors")
+                    .with_start_offset("documentId", &position)
+                    .with_end_offset("documentId", &position))
+            }
+            "raise" => Err(conformance_error(&argument)),
+            "retry" => Err(retryable_error(&argument)),
+            other => Err(unknown_command(other)),
+        }
     }
 }
 
@@ -242,15 +465,31 @@ pub fn load_cases() -> Vec<Case> {
     cases
 }
 
-/// The protocol function of a method name.
+/// Every function a case may name, as `cases.json` spells it: the bare
+/// method for SingleFileParser, `<Interface>.<method>` for the others
+/// (two readers share the name `parseMessage`).
+pub const FUNCTIONS: [(&str, pb::Function); 11] = [
+    ("getS3FileType", pb::Function::SingleFileParserGetS3FileType),
+    ("getResolvedS3FileName", pb::Function::SingleFileParserGetResolvedS3FileName),
+    ("getRecordStartPattern", pb::Function::SingleFileParserGetRecordStartPattern),
+    ("getRecordEndPattern", pb::Function::SingleFileParserGetRecordEndPattern),
+    ("parseDocument", pb::Function::SingleFileParserParseDocument),
+    ("QueueMessageReader.parseMessage", pb::Function::QueueMessageReaderParseMessage),
+    ("KinesisRecordReader.parseMessage", pb::Function::KinesisRecordReaderParseMessage),
+    ("DynamoDBStreamsRecordReader.parseRecord", pb::Function::DynamodbStreamsRecordReaderParseRecord),
+    ("DynamoDBTableItemReader.parseDynamoDBItem", pb::Function::DynamodbTableItemReaderParseDynamodbItem),
+    (
+        "SagemakerVectorsInterface.extractDocumentElementsForVectorization",
+        pb::Function::SagemakerVectorsExtractDocumentElements,
+    ),
+    ("SagemakerVectorsInterface.constructVectorDoc", pb::Function::SagemakerVectorsConstructVectorDoc),
+];
+
+/// The protocol function of a case's `function`.
 pub fn function_of(name: &str) -> pb::Function {
-    match name {
-        "getS3FileType" => pb::Function::SingleFileParserGetS3FileType,
-        "getResolvedS3FileName" => pb::Function::SingleFileParserGetResolvedS3FileName,
-        "getRecordStartPattern" => pb::Function::SingleFileParserGetRecordStartPattern,
-        "getRecordEndPattern" => pb::Function::SingleFileParserGetRecordEndPattern,
-        "parseDocument" => pb::Function::SingleFileParserParseDocument,
-        other => panic!("unknown function {other:?} in cases.json"),
+    match FUNCTIONS.iter().find(|(known, _)| *known == name) {
+        Some((_, function)) => *function,
+        None => panic!("unknown function {name:?} in cases.json"),
     }
 }
 
@@ -258,16 +497,57 @@ fn arg(case: &Case, key: &str) -> String {
     case.args[key].as_str().unwrap_or_else(|| panic!("case {}: args.{key} is not a string", case.name)).to_owned()
 }
 
-/// The record of a parseDocument case: `args.record` (UTF-8 text) or
-/// `args.recordBase64` (any bytes).
-fn record(case: &Case) -> Vec<u8> {
-    if let Some(text) = case.args["record"].as_str() {
+/// An optional string argument: a missing key is an unset field.
+fn optional_arg(case: &Case, key: &str) -> Option<String> {
+    case.args.get(key).map(|_| arg(case, key))
+}
+
+fn int_arg(case: &Case, key: &str) -> i64 {
+    case.args[key].as_i64().unwrap_or_else(|| panic!("case {}: args.{key} is not an integer", case.name))
+}
+
+/// A JSON-valued argument as the compact UTF-8 JSON the protocol carries;
+/// `null` (or a missing key) sends the field unset.
+fn json_arg(case: &Case, key: &str) -> bytes::Bytes {
+    match case.args.get(key) {
+        None | Some(Value::Null) => bytes::Bytes::new(),
+        Some(value) => serde_json::to_vec(value).expect("a JSON value serializes").into(),
+    }
+}
+
+/// Bytes given as `<key>` (UTF-8 text) or `<key>Base64` (any bytes).
+fn bytes_arg(case: &Case, key: &str) -> Vec<u8> {
+    if let Some(text) = case.args[key].as_str() {
         return text.as_bytes().to_vec();
     }
-    let encoded = case.args["recordBase64"]
+    let encoded = case.args[format!("{key}Base64")]
         .as_str()
-        .unwrap_or_else(|| panic!("case {}: parseDocument needs args.record or args.recordBase64", case.name));
-    base64_decode(encoded).unwrap_or_else(|| panic!("case {}: args.recordBase64 is not base64", case.name))
+        .unwrap_or_else(|| panic!("case {}: needs args.{key} or args.{key}Base64", case.name));
+    base64_decode(encoded).unwrap_or_else(|| panic!("case {}: args.{key}Base64 is not base64", case.name))
+}
+
+fn string_map(case: &Case, key: &str) -> BTreeMap<String, String> {
+    let map = case.args[key].as_object().unwrap_or_else(|| panic!("case {}: args.{key} is not an object", case.name));
+    map.iter()
+        .map(|(name, value)| {
+            let value =
+                value.as_str().unwrap_or_else(|| panic!("case {}: args.{key}.{name} is not a string", case.name));
+            (name.clone(), value.to_owned())
+        })
+        .collect()
+}
+
+fn vectors_arg(case: &Case, key: &str) -> BTreeMap<String, pb::Vector> {
+    let map = case.args[key].as_object().unwrap_or_else(|| panic!("case {}: args.{key} is not an object", case.name));
+    map.iter()
+        .map(|(name, values)| {
+            let values = values
+                .as_array()
+                .and_then(|values| values.iter().map(Value::as_f64).collect::<Option<Vec<f64>>>())
+                .unwrap_or_else(|| panic!("case {}: args.{key}.{name} is not a list of numbers", case.name));
+            (name.clone(), pb::Vector { values })
+        })
+        .collect()
 }
 
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
@@ -311,7 +591,53 @@ pub fn call(case: &Case) -> pb::Call {
             offset_bytes: case.args["offsetBytes"]
                 .as_u64()
                 .unwrap_or_else(|| panic!("case {}: args.offsetBytes is not an unsigned integer", case.name)),
-            content: record(case).into(),
+            content: bytes_arg(case, "record").into(),
+        }),
+        pb::Function::QueueMessageReaderParseMessage => Args::QueueMessage(pb::QueueMessageArgs {
+            message_id: arg(case, "messageId"),
+            message_group_id: optional_arg(case, "messageGroupId"),
+            message_deduplication_id: optional_arg(case, "messageDeduplicationId"),
+            message_attributes: string_map(case, "messageAttributes"),
+            message_body: arg(case, "messageBody"),
+        }),
+        pb::Function::KinesisRecordReaderParseMessage => Args::KinesisRecord(pb::KinesisRecordArgs {
+            stream_arn: arg(case, "streamArn"),
+            shard_id: arg(case, "shardId"),
+            partition_key: arg(case, "partitionKey"),
+            sequence_number: arg(case, "sequenceNumber"),
+            approximate_arrival_timestamp_ms: int_arg(case, "approximateArrivalTimestamp"),
+            data: bytes_arg(case, "data").into(),
+        }),
+        pb::Function::DynamodbStreamsRecordReaderParseRecord => {
+            Args::DynamodbStreamsRecord(pb::DynamoDbStreamsRecordArgs {
+                stream_arn: arg(case, "streamArn"),
+                shard_id: arg(case, "shardId"),
+                event_id: arg(case, "eventId"),
+                event_name: arg(case, "eventName"),
+                identity_principal_id: optional_arg(case, "identityPrincipalId"),
+                identity_type: optional_arg(case, "identityType"),
+                sequence_number: arg(case, "sequenceNumber"),
+                size_bytes: int_arg(case, "sizeBytes"),
+                stream_view_type: arg(case, "streamViewType"),
+                approximate_creation_date_time_s: int_arg(case, "approximateCreationDateTime"),
+                keys_json: json_arg(case, "keys"),
+                old_image_json: json_arg(case, "oldImage"),
+                new_image_json: json_arg(case, "newImage"),
+            })
+        }
+        pb::Function::DynamodbTableItemReaderParseDynamodbItem => Args::DynamodbTableItem(pb::DynamoDbTableItemArgs {
+            table_name: arg(case, "tableName"),
+            segment_number: u32::try_from(int_arg(case, "segmentNumber"))
+                .unwrap_or_else(|_| panic!("case {}: args.segmentNumber does not fit a u32", case.name)),
+            keys_json: json_arg(case, "keys"),
+            item_json: json_arg(case, "item"),
+        }),
+        pb::Function::SagemakerVectorsExtractDocumentElements => {
+            Args::ExtractDocumentElements(pb::ExtractDocumentElementsArgs { document_json: json_arg(case, "document") })
+        }
+        pb::Function::SagemakerVectorsConstructVectorDoc => Args::ConstructVectorDoc(pb::ConstructVectorDocArgs {
+            document_json: json_arg(case, "documentInterface"),
+            vectors: vectors_arg(case, "vectorsMap"),
         }),
         pb::Function::Unspecified => unreachable!("function_of never returns Unspecified"),
     };
@@ -360,27 +686,7 @@ pub fn render(outcome: &pb::Outcome) -> (Value, Option<String>) {
                 pb::ParseStatus::Skip => "SKIP",
                 pb::ParseStatus::Unspecified => "UNSPECIFIED",
             };
-            let document = parsed.document.as_ref().map_or(Value::Null, |document| {
-                let kind = match document.document_type() {
-                    pb::DocumentType::Document => "Document",
-                    pb::DocumentType::ErrorDoc => "ErrorDoc",
-                    pb::DocumentType::SkipDoc => "SkipDoc",
-                    pb::DocumentType::Unspecified => "Unspecified",
-                };
-                let offsets = |map: &std::collections::BTreeMap<String, String>| {
-                    Value::Object(map.iter().map(|(key, value)| (key.clone(), json!(value))).collect())
-                };
-                json!({
-                    "documentType": kind,
-                    "documentId": document.document_id,
-                    "recordType": document.record_type,
-                    "partitionKey": document.partition_key,
-                    "flatJson": utf8(&document.flat_json, "flat_json"),
-                    "message": document.message,
-                    "startOffsets": offsets(&document.start_offsets),
-                    "endOffsets": offsets(&document.end_offsets),
-                })
-            });
+            let document = parsed.document.as_ref().map_or(Value::Null, render_document);
             (
                 json!({ "parsed": { "status": status, "nextRecordType": parsed.next_record_type, "document": document } }),
                 None,
@@ -390,6 +696,27 @@ pub fn render(outcome: &pb::Outcome) -> (Value, Option<String>) {
             json!({ "error": { "type": error.error_type, "message": error.message, "retryable": error.retryable } }),
             Some(error.traceback.clone()),
         ),
+        Some(R::Elements(elements)) => (json!({ "elements": elements.entries }), None),
+        Some(R::Document(document)) => (json!({ "document": render_document(document) }), None),
         None => (json!({ "none": true }), None),
     }
+}
+
+fn render_document(document: &pb::Document) -> Value {
+    let kind = match document.document_type() {
+        pb::DocumentType::Document => "Document",
+        pb::DocumentType::ErrorDoc => "ErrorDoc",
+        pb::DocumentType::SkipDoc => "SkipDoc",
+        pb::DocumentType::Unspecified => "Unspecified",
+    };
+    json!({
+        "documentType": kind,
+        "documentId": document.document_id,
+        "recordType": document.record_type,
+        "partitionKey": document.partition_key,
+        "flatJson": utf8(&document.flat_json, "flat_json"),
+        "message": document.message,
+        "startOffsets": document.start_offsets,
+        "endOffsets": document.end_offsets,
+    })
 }

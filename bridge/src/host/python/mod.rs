@@ -7,6 +7,7 @@
 //! Handlers are instantiated once and reused for every call (LetsData's
 //! Python handlers are stateless, so this is not observable to them).
 
+mod args;
 mod json;
 mod outcome;
 mod timeout;
@@ -21,12 +22,13 @@ use ferry_proto::pb;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyDict, PyString, PyTuple};
+use pyo3::types::PyDict;
 use tokio::sync::oneshot;
 
 use crate::handler::{
     Handler, HandlerDescription, HandlerError, LoadFailure, check_request, interface_name, method_name, timeout_outcome,
 };
+use args::ArgBuilder;
 use outcome::ErrorFormatter;
 use timeout::CallWatch;
 
@@ -126,6 +128,8 @@ struct LoadedHandler {
     description: HandlerDescription,
     instances: HashMap<pb::Interface, Py<PyAny>>,
     errors: ErrorFormatter,
+    /// `json.loads`, for the JSON-valued arguments.
+    json_loads: Py<PyAny>,
     watch: CallWatch,
     call_timeout: Duration,
 }
@@ -190,6 +194,7 @@ impl LoadedHandler {
             },
             instances,
             errors: ErrorFormatter::new(py)?,
+            json_loads: py.import("json")?.getattr("loads")?.unbind(),
             watch,
             call_timeout,
         })
@@ -215,16 +220,16 @@ impl LoadedHandler {
             0 => self.call_timeout,
             ms => Duration::from_millis(u64::from(ms)),
         };
-        let mut strings = StringCache::default();
+        let mut builder = ArgBuilder::new(py, &self.json_loads);
         request
             .calls
             .iter()
             .enumerate()
             .map(|(index, call)| {
                 // check_request has matched every call to the function;
-                // what can still fail here is building Python objects.
-                let args = call_args(py, function, call, &mut strings).ok_or_else(|| {
-                    HandlerError::InvalidRequest(format!("call {index}: cannot build its arguments"))
+                // what can still fail is reading its JSON arguments.
+                let args = builder.build(function, call).map_err(|reason| {
+                    HandlerError::InvalidRequest(format!("call {index}: cannot build its arguments: {reason}"))
                 })?;
                 self.watch.begin(limit);
                 let result = method.call1(args);
@@ -241,6 +246,10 @@ impl LoadedHandler {
                         | pb::Function::SingleFileParserGetRecordEndPattern => {
                             outcome::hint(&result, name)
                         }
+                        pb::Function::SagemakerVectorsExtractDocumentElements => outcome::elements(&result, name),
+                        pb::Function::SagemakerVectorsConstructVectorDoc => outcome::document(&result, name),
+                        // parseDocument and the other readers; check_request
+                        // has refused Unspecified.
                         _ => outcome::parse_result(&result, name),
                     },
                     Err(err) => self.errors.outcome(py, &err),
@@ -250,63 +259,6 @@ impl LoadedHandler {
     }
 }
 
-
-/// The positional arguments of one call, or None when the call's args do
-/// not belong to `function`.
-fn call_args<'py>(
-    py: Python<'py>,
-    function: pb::Function,
-    call: &pb::Call,
-    strings: &mut StringCache<'py>,
-) -> Option<Bound<'py, PyTuple>> {
-    use pb::Function as F;
-    use pb::call::Args;
-    let tuple = |items: Vec<Bound<'py, PyAny>>| PyTuple::new(py, items).ok();
-    match (function, call.args.as_ref()?) {
-        (F::SingleFileParserGetS3FileType, Args::GetS3FileType(_)) => Some(PyTuple::empty(py)),
-        (F::SingleFileParserGetResolvedS3FileName, Args::GetResolvedS3FileName(args)) => tuple(vec![
-            strings.get(py, 0, &args.s3_file_type),
-            strings.get(py, 1, &args.file_name),
-        ]),
-        (F::SingleFileParserGetRecordStartPattern, Args::GetRecordStartPattern(args))
-        | (F::SingleFileParserGetRecordEndPattern, Args::GetRecordEndPattern(args)) => {
-            tuple(vec![strings.get(py, 0, &args.s3_file_type)])
-        }
-        (F::SingleFileParserParseDocument, Args::ParseDocument(args)) => {
-            // LetsData hands Python the whole record, so startIndex is 0.
-            let length = args.content.len();
-            tuple(vec![
-                strings.get(py, 0, &args.s3_file_type),
-                strings.get(py, 1, &args.file_name),
-                args.offset_bytes.into_pyobject(py).ok()?.into_any(),
-                PyByteArray::new(py, &args.content).into_any(),
-                0_usize.into_pyobject(py).ok()?.into_any(),
-                length.into_pyobject(py).ok()?.into_any(),
-            ])
-        }
-        _ => None,
-    }
-}
-
-/// Reuses the Python string of a repeated argument (every record of a
-/// batch names the same file type and file).
-#[derive(Default)]
-struct StringCache<'py> {
-    slots: [Option<(String, Bound<'py, PyString>)>; 2],
-}
-
-impl<'py> StringCache<'py> {
-    fn get(&mut self, py: Python<'py>, slot: usize, text: &str) -> Bound<'py, PyAny> {
-        match &self.slots[slot] {
-            Some((cached, object)) if cached == text => object.clone().into_any(),
-            _ => {
-                let object = PyString::new(py, text);
-                self.slots[slot] = Some((text.to_owned(), object.clone()));
-                object.into_any()
-            }
-        }
-    }
-}
 
 /// The bundled SDK as `{module name: (source, is_package, origin)}`.
 fn bundled_sdk_modules(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {

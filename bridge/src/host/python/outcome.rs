@@ -116,11 +116,67 @@ fn read_hint(result: &Bound<'_, PyAny>) -> Result<pb::RecordParseHint, String> {
 pub fn parse_result(result: &Bound<'_, PyAny>, function: &str) -> pb::Outcome {
     match read_parse_result(result) {
         Ok(parsed) => outcome(pb::outcome::Result::Parsed(parsed)),
-        Err(ReadError::Invalid(reason)) => {
-            invalid(format!("{function} returned an invalid ParseDocumentResult: {reason}"))
-        }
-        Err(ReadError::Python(err)) => {
-            let py = result.py();
+        Err(err) => read_failure(result.py(), err, function, "ParseDocumentResult"),
+    }
+}
+
+/// The outcome of constructVectorDoc, which returns a document (usually a
+/// Document; an ErrorDoc or SkipDoc keeps its type, message and offsets).
+pub fn document(result: &Bound<'_, PyAny>, function: &str) -> pb::Outcome {
+    let py = result.py();
+    let read = if result.is_none() {
+        Err("got None".to_owned().into())
+    } else if result.getattr_opt(intern!(py, "documentId")).ok().flatten().is_none() {
+        Err(format!("got {}, which has no documentId", type_name(result)).into())
+    } else {
+        read_document(result)
+    };
+    match read {
+        Ok(document) => outcome(pb::outcome::Result::Document(document)),
+        Err(err) => read_failure(py, err, function, "Document"),
+    }
+}
+
+/// The outcome of extractDocumentElementsForVectorization: a dict of
+/// element names to the texts to embed, both str.
+pub fn elements(result: &Bound<'_, PyAny>, function: &str) -> pb::Outcome {
+    match read_elements(result) {
+        Ok(entries) => outcome(pb::outcome::Result::Elements(pb::TextMap { entries })),
+        Err(reason) => invalid(format!("{function} returned an invalid element map: {reason}")),
+    }
+}
+
+fn read_elements(result: &Bound<'_, PyAny>) -> Result<BTreeMap<String, String>, String> {
+    let dict = result.cast::<PyDict>().map_err(|_| {
+        let got = if result.is_none() { "None".to_owned() } else { type_name(result) };
+        format!("got {got}; expected a dict of element names to texts")
+    })?;
+    let mut entries = BTreeMap::new();
+    for (name, text) in dict.iter() {
+        let name = name
+            .cast::<PyString>()
+            .map_err(|_| format!("an element name is {}, not a str", type_name(&name)))?
+            .to_str()
+            .map_err(|err| format!("an element name is not valid text: {err}"))?;
+        let mut quoted = Vec::new();
+        json::write_str(name, &mut quoted);
+        let quoted = String::from_utf8_lossy(&quoted);
+        let text = text
+            .cast::<PyString>()
+            .map_err(|_| format!("the value of {quoted} is not a string"))?
+            .to_str()
+            .map_err(|err| format!("the value of {quoted} is not valid text: {err}"))?;
+        entries.insert(name.to_owned(), text.to_owned());
+    }
+    Ok(entries)
+}
+
+/// The outcome of a result that could not be read as a `what`: the
+/// user's error either way, named after the reason.
+fn read_failure(py: Python<'_>, err: ReadError, function: &str, what: &str) -> pb::Outcome {
+    match err {
+        ReadError::Invalid(reason) => invalid(format!("{function} returned an invalid {what}: {reason}")),
+        ReadError::Python(err) => {
             let error_type = err
                 .get_type(py)
                 .qualname()

@@ -1,8 +1,13 @@
 //! The LetsData handler interfaces, for Rust: the same methods as the
 //! Java, Python and JS ones, in snake_case and with typed arguments.
 
-use super::document::{ParseDocumentResult, RecordParseHint};
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use super::document::{Document, ParseDocumentResult, RecordParseHint};
 use super::failure::HandlerFailure;
+use super::records::{DynamoDbStreamsRecord, DynamoDbTableItem, KinesisRecord, QueueMessage};
 
 /// Turns the records of a file into documents (LetsData
 /// `SingleFileParser`).
@@ -48,4 +53,66 @@ pub trait SingleFileParser: Send + Sync + 'static {
         offset_bytes: u64,
         record: &[u8],
     ) -> Result<ParseDocumentResult, HandlerFailure>;
+}
+
+/// Turns one SQS message into a document (LetsData
+/// `QueueMessageReader`).
+///
+/// The messages of a batch are called one after the other, in the order
+/// they were received; batches may run at the same time on different
+/// threads. A panic is caught and reported as a `Panic` failure of that
+/// message. An `Err` sends the message to the error folder with the
+/// failure's type and message; a retryable one is tried again first.
+pub trait QueueMessageReader: Send + Sync + 'static {
+    fn parse_message(&self, message: QueueMessage<'_>) -> Result<ParseDocumentResult, HandlerFailure>;
+}
+
+/// Turns one Kinesis record into a document (LetsData
+/// `KinesisRecordReader`). Calls, panics and failures as for
+/// [`QueueMessageReader`]; the records of a batch come in shard order.
+pub trait KinesisRecordReader: Send + Sync + 'static {
+    fn parse_message(&self, record: KinesisRecord<'_>) -> Result<ParseDocumentResult, HandlerFailure>;
+}
+
+/// Turns one DynamoDB Streams record into a document (LetsData
+/// `DynamoDBStreamsRecordReader`). Calls, panics and failures as for
+/// [`QueueMessageReader`]; the records of a batch come in shard order.
+pub trait DynamoDbStreamsRecordReader: Send + Sync + 'static {
+    fn parse_record(&self, record: DynamoDbStreamsRecord<'_>) -> Result<ParseDocumentResult, HandlerFailure>;
+}
+
+/// Turns one item of a DynamoDB table scan into a document (LetsData
+/// `DynamoDBTableItemReader`). Calls, panics and failures as for
+/// [`QueueMessageReader`].
+pub trait DynamoDbTableItemReader: Send + Sync + 'static {
+    fn parse_dynamodb_item(&self, item: DynamoDbTableItem<'_>) -> Result<ParseDocumentResult, HandlerFailure>;
+}
+
+/// Chooses what of a document to embed, and builds the document to write
+/// from the embeddings (LetsData `SagemakerVectorsInterface`).
+///
+/// ferry calls [`extract_document_elements_for_vectorization`] on each
+/// document, embeds every text it returns, then calls
+/// [`construct_vector_doc`] with one vector per element name. Documents
+/// arrive in their flat form (see [`crate::flat_json`]). Panics and
+/// failures as for [`QueueMessageReader`].
+///
+/// [`extract_document_elements_for_vectorization`]: Self::extract_document_elements_for_vectorization
+/// [`construct_vector_doc`]: Self::construct_vector_doc
+pub trait SagemakerVectors: Send + Sync + 'static {
+    /// The texts to embed, by a name of the handler's choosing (the
+    /// LetsData examples use the key they came from, e.g. `docText`).
+    fn extract_document_elements_for_vectorization(
+        &self,
+        document: Map<String, Value>,
+    ) -> Result<BTreeMap<String, String>, HandlerFailure>;
+
+    /// The document to write: usually the input with the vectors added
+    /// (a feature document) or a new document of the vectors alone. An
+    /// ErrorDoc goes to the error folder.
+    fn construct_vector_doc(
+        &self,
+        document: Map<String, Value>,
+        vectors: BTreeMap<String, Vec<f64>>,
+    ) -> Result<Document, HandlerFailure>;
 }

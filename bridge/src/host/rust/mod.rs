@@ -2,8 +2,11 @@
 //! program that runs it, and called through the same `Handler` seam and
 //! `ferry.bridge.v1` messages as the Python and JavaScript hosts.
 //!
-//! A handler crate implements [`SingleFileParser`], registers it in a
-//! [`RustHandlers`] and hands that to `ferry_task_host::cli::main_with`:
+//! A handler crate implements one or more of the interfaces
+//! ([`SingleFileParser`], [`QueueMessageReader`], [`KinesisRecordReader`],
+//! [`DynamoDbStreamsRecordReader`], [`DynamoDbTableItemReader`],
+//! [`SagemakerVectors`]), registers them in a [`RustHandlers`] and hands
+//! that to `ferry_task_host::cli::main_with`:
 //!
 //! ```ignore
 //! fn main() -> std::process::ExitCode {
@@ -15,8 +18,8 @@
 //!
 //! The contract, as for every host:
 //! - One outcome per call, in call order. Calls of a batch run one after
-//!   the other on one thread; batches (of one file or of several) may run
-//!   at the same time on different threads, so a parser is `Sync`.
+//!   the other on one thread; batches (of one source or of several) may
+//!   run at the same time on different threads, so a handler is `Sync`.
 //! - A handler's failure is data: an `Err(HandlerFailure)` becomes a
 //!   `UserError` outcome with its type, message, traceback and retryable
 //!   flag; a panic becomes a `Panic` user error with the panic message
@@ -43,6 +46,8 @@ mod failure;
 mod interfaces;
 mod outcome;
 mod panic;
+mod records;
+mod registry;
 
 use std::fmt;
 use std::sync::Arc;
@@ -57,13 +62,18 @@ pub use document::{
     Document, DocumentType, ParseDocumentResult, ParseDocumentResultStatus, RecordHintType, RecordParseHint,
 };
 pub use failure::HandlerFailure;
-pub use interfaces::SingleFileParser;
+pub use interfaces::{
+    DynamoDbStreamsRecordReader, DynamoDbTableItemReader, KinesisRecordReader, QueueMessageReader, SagemakerVectors,
+    SingleFileParser,
+};
 pub use outcome::{INVALID_RESULT, PANIC};
+pub use records::{DynamoDbStreamsRecord, DynamoDbTableItem, KinesisRecord, QueueMessage};
 
 use crate::handler::{
     Handler, HandlerDescription, HandlerError, LoadFailure, check_request, interface_name, method_name,
 };
 use outcome::BatchOutcomes;
+use registry::Registry;
 
 /// Batches with at least this many calls run on tokio's blocking pool,
 /// so the calling task can route the previous batch meanwhile; smaller
@@ -74,7 +84,7 @@ const BLOCKING_POOL_MIN_CALLS: usize = 16;
 #[derive(Clone)]
 pub struct RustHandlers {
     description: HandlerDescription,
-    single_file_parser: Option<Arc<dyn SingleFileParser>>,
+    registry: Registry,
     /// Flat JSON bytes of the last batch: the next batch's first guess.
     flat_bytes_hint: Arc<AtomicUsize>,
 }
@@ -98,15 +108,53 @@ impl RustHandlers {
                 interfaces: Vec::new(),
                 digest,
             },
-            single_file_parser: None,
+            registry: Registry::default(),
             flat_bytes_hint: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     /// Registers the `SingleFileParser`, replacing any registered before.
     pub fn single_file_parser(mut self, parser: impl SingleFileParser) -> Self {
-        self.single_file_parser = Some(Arc::new(parser));
+        self.registry.single_file_parser = Some(Arc::new(parser));
         self.register(pb::Interface::SingleFileParser);
+        self
+    }
+
+    /// Registers the `QueueMessageReader`, replacing any registered before.
+    pub fn queue_message_reader(mut self, reader: impl QueueMessageReader) -> Self {
+        self.registry.queue_message_reader = Some(Arc::new(reader));
+        self.register(pb::Interface::QueueMessageReader);
+        self
+    }
+
+    /// Registers the `KinesisRecordReader`, replacing any registered before.
+    pub fn kinesis_record_reader(mut self, reader: impl KinesisRecordReader) -> Self {
+        self.registry.kinesis_record_reader = Some(Arc::new(reader));
+        self.register(pb::Interface::KinesisRecordReader);
+        self
+    }
+
+    /// Registers the `DynamoDbStreamsRecordReader`, replacing any
+    /// registered before.
+    pub fn dynamodb_streams_record_reader(mut self, reader: impl DynamoDbStreamsRecordReader) -> Self {
+        self.registry.dynamodb_streams_record_reader = Some(Arc::new(reader));
+        self.register(pb::Interface::DynamodbStreamsRecordReader);
+        self
+    }
+
+    /// Registers the `DynamoDbTableItemReader`, replacing any registered
+    /// before.
+    pub fn dynamodb_table_item_reader(mut self, reader: impl DynamoDbTableItemReader) -> Self {
+        self.registry.dynamodb_table_item_reader = Some(Arc::new(reader));
+        self.register(pb::Interface::DynamodbTableItemReader);
+        self
+    }
+
+    /// Registers the `SagemakerVectors` handler, replacing any registered
+    /// before.
+    pub fn sagemaker_vectors(mut self, vectors: impl SagemakerVectors) -> Self {
+        self.registry.sagemaker_vectors = Some(Arc::new(vectors));
+        self.register(pb::Interface::SagemakerVectors);
         self
     }
 
@@ -121,69 +169,20 @@ impl RustHandlers {
     /// Runs every call of `request` on this thread.
     fn run(&self, request: &pb::InvokeRequest) -> Result<Vec<pb::Outcome>, HandlerError> {
         let interface = check_request(request)?;
-        let parser = match interface {
-            pb::Interface::SingleFileParser => self.single_file_parser.as_deref(),
-            _ => None,
+        if !self.description.interfaces.contains(&interface) {
+            return Err(HandlerError::NotImplemented(interface_name(interface)));
         }
-        .ok_or(HandlerError::NotImplemented(interface_name(interface)))?;
-        let function = request.function();
-        let name = method_name(function);
+        let name = method_name(request.function());
         let mut batch = BatchOutcomes::with_capacity(request.calls.len(), self.flat_bytes_hint.load(Ordering::Relaxed));
         for (index, call) in request.calls.iter().enumerate() {
-            if !run_call(parser, function, call, name, &mut batch) {
-                return Err(HandlerError::InvalidRequest(format!(
-                    "call {index} does not carry the arguments of {name}"
-                )));
-            }
+            self.registry.run_call(call, name, &mut batch).map_err(|err| match err {
+                HandlerError::InvalidRequest(reason) => HandlerError::InvalidRequest(format!("call {index}: {reason}")),
+                other => other,
+            })?;
         }
         self.flat_bytes_hint.store(batch.flat_bytes(), Ordering::Relaxed);
         Ok(batch.finish())
     }
-}
-
-/// Runs one call of a `SingleFileParser` method and adds its outcome to
-/// `batch`. False when the call's arguments do not fit `function`, which
-/// `check_request` has ruled out.
-fn run_call(
-    parser: &dyn SingleFileParser,
-    function: pb::Function,
-    call: &pb::Call,
-    name: &str,
-    batch: &mut BatchOutcomes,
-) -> bool {
-    use pb::Function as F;
-    use pb::call::Args;
-    let Some(args) = call.args.as_ref() else { return false };
-    let outcome = match (function, args) {
-        (F::SingleFileParserGetS3FileType, Args::GetS3FileType(_)) => {
-            panic::guard(|| parser.get_s3_file_type()).map(outcome::text)
-        }
-        (F::SingleFileParserGetResolvedS3FileName, Args::GetResolvedS3FileName(args)) => {
-            panic::guard(|| parser.get_resolved_s3_file_name(&args.s3_file_type, &args.file_name)).map(outcome::text)
-        }
-        (F::SingleFileParserGetRecordStartPattern, Args::GetRecordStartPattern(args)) => {
-            panic::guard(|| parser.get_record_start_pattern(&args.s3_file_type)).map(|hint| outcome::hint(&hint, name))
-        }
-        (F::SingleFileParserGetRecordEndPattern, Args::GetRecordEndPattern(args)) => {
-            panic::guard(|| parser.get_record_end_pattern(&args.s3_file_type)).map(|hint| outcome::hint(&hint, name))
-        }
-        (F::SingleFileParserParseDocument, Args::ParseDocument(args)) => {
-            let result = panic::guard(|| {
-                parser.parse_document(&args.s3_file_type, &args.file_name, args.offset_bytes, &args.content)
-            });
-            match result {
-                Ok(Ok(result)) => {
-                    batch.push_parsed(result, name);
-                    return true;
-                }
-                Ok(Err(failure)) => Ok(outcome::failure(failure)),
-                Err(caught) => Err(caught),
-            }
-        }
-        _ => return false,
-    };
-    batch.push(outcome.unwrap_or_else(outcome::panicked));
-    true
 }
 
 impl Handler for RustHandlers {
@@ -339,7 +338,7 @@ mod tests {
                 Some(pb::outcome::Result::Error(error)) => {
                     format!("error {} {:?} retryable={}", error.error_type, error.message, error.retryable)
                 }
-                None => "nothing".to_owned(),
+                other => format!("unexpected {other:?}"),
             })
             .collect()
     }

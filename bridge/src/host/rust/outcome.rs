@@ -5,6 +5,8 @@
 //! and handed out as slices of it, so a batch costs one allocation for
 //! its documents rather than one per record.
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use ferry_proto::pb;
 
@@ -40,6 +42,11 @@ pub fn hint(hint: &RecordParseHint, function: &str) -> pb::Outcome {
             offset: offset.unwrap_or_default(),
         })),
     }
+}
+
+/// The outcome of extractDocumentElementsForVectorization.
+pub fn elements(entries: BTreeMap<String, String>) -> pb::Outcome {
+    outcome(pb::outcome::Result::Elements(pb::TextMap { entries }))
 }
 
 /// The outcome of a call that returned an `Err`.
@@ -81,6 +88,20 @@ impl BatchOutcomes {
         self.outcomes.push(outcome);
     }
 
+    /// Adds the outcome of a guarded call: `push_value` adds what it
+    /// returned; its failure or panic is a user error.
+    pub fn push_guarded<T>(
+        &mut self,
+        result: Result<Result<T, HandlerFailure>, Caught>,
+        push_value: impl FnOnce(&mut Self, T),
+    ) {
+        match result {
+            Ok(Ok(value)) => push_value(self, value),
+            Ok(Err(handler_failure)) => self.push(failure(handler_failure)),
+            Err(caught) => self.push(panicked(caught)),
+        }
+    }
+
     /// Adds the outcome of parseDocument (or another reader) that returned
     /// `result`.
     pub fn push_parsed(&mut self, result: ParseDocumentResult, function: &str) {
@@ -91,12 +112,7 @@ impl BatchOutcomes {
             )));
             return;
         }
-        let document = document.map(|document| {
-            let start = self.flat.len();
-            document.write_flat_json(&mut self.flat);
-            self.spans.push((self.outcomes.len(), start, self.flat.len()));
-            to_pb(document)
-        });
+        let document = document.map(|document| self.next_document(document));
         let status = match status {
             ParseDocumentResultStatus::Success => pb::ParseStatus::Success,
             ParseDocumentResultStatus::Error => pb::ParseStatus::Error,
@@ -109,6 +125,21 @@ impl BatchOutcomes {
         })));
     }
 
+    /// Adds the outcome of constructVectorDoc that returned `document`.
+    pub fn push_document(&mut self, document: Document) {
+        let document = self.next_document(document);
+        self.push(outcome(pb::outcome::Result::Document(document)));
+    }
+
+    /// The protocol form of the document of the next outcome, its flat
+    /// JSON written to the shared buffer.
+    fn next_document(&mut self, document: Document) -> pb::Document {
+        let start = self.flat.len();
+        document.write_flat_json(&mut self.flat);
+        self.spans.push((self.outcomes.len(), start, self.flat.len()));
+        to_pb(document)
+    }
+
     /// Bytes of flat JSON written so far.
     pub fn flat_bytes(&self) -> usize {
         self.flat.len()
@@ -119,8 +150,10 @@ impl BatchOutcomes {
         let Self { mut outcomes, flat, spans } = self;
         let flat = Bytes::from(flat);
         for (index, start, end) in spans {
-            if let Some(pb::outcome::Result::Parsed(pb::ParseDocumentResult { document: Some(document), .. })) =
-                &mut outcomes[index].result
+            if let Some(
+                pb::outcome::Result::Parsed(pb::ParseDocumentResult { document: Some(document), .. })
+                | pb::outcome::Result::Document(document),
+            ) = &mut outcomes[index].result
             {
                 document.flat_json = flat.slice(start..end);
             }
@@ -150,8 +183,6 @@ fn to_pb(document: Document) -> pb::Document {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
     fn parsed(outcome: &pb::Outcome) -> Option<&pb::ParseDocumentResult> {
@@ -222,6 +253,41 @@ mod tests {
 
         let fourth = parsed(&outcomes[3]).and_then(|parsed| parsed.document.clone()).unwrap_or_default();
         assert_eq!((fourth.document_type(), fourth.message.as_str()), (pb::DocumentType::SkipDoc, "debug"));
+    }
+
+    #[test]
+    fn vector_documents_and_element_maps_become_their_outcomes() {
+        let mut batch = BatchOutcomes::with_capacity(4, 0);
+        batch.push_guarded(Ok(Ok(Document::new("v1", "Vectors").with_value("vectors", vec![0.5]))), |batch, doc| {
+            batch.push_document(doc);
+        });
+        batch.push_guarded(Ok(Ok(BTreeMap::from([("docText".to_owned(), "hi".to_owned())]))), |batch, entries| {
+            batch.push(elements(entries));
+        });
+        batch.push_guarded::<Document>(Ok(Err(HandlerFailure::new("Boom", "no"))), BatchOutcomes::push_document);
+        batch.push_guarded::<Document>(
+            Err(Caught { message: "bad".to_owned(), traceback: String::new() }),
+            BatchOutcomes::push_document,
+        );
+        let outcomes = batch.finish();
+        match &outcomes[0].result {
+            Some(pb::outcome::Result::Document(document)) => assert_eq!(
+                (document.document_type(), &document.flat_json[..]),
+                (
+                    pb::DocumentType::Document,
+                    &br#"{"documentId":"v1","recordType":"Vectors","partitionKey":null,"documentMetadata":{},"vectors":[0.5]}"#[..]
+                )
+            ),
+            other => panic!("expected a document outcome, got {other:?}"),
+        }
+        assert_eq!(
+            outcomes[1].result,
+            Some(pb::outcome::Result::Elements(pb::TextMap {
+                entries: BTreeMap::from([("docText".to_owned(), "hi".to_owned())])
+            }))
+        );
+        assert_eq!(error(&outcomes[2]), Some(("Boom", "no")));
+        assert_eq!(error(&outcomes[3]), Some((PANIC, "bad")));
     }
 
     #[test]
