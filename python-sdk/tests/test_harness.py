@@ -226,3 +226,115 @@ def test_harness_letsdata_project(tmp_path: Path, write: Write) -> None:
         {"documentId": "8", "recordType": "Rec", "partitionKey": "8", "documentMetadata": {}, "text": "REC one;"},
         {"documentId": "17", "recordType": "Rec", "partitionKey": "17", "documentMetadata": {}, "text": "REC two;"},
     ]
+
+
+READERS = """
+    from ferry import (Document, ErrorDoc, KinesisRecordReader, ParseDocumentResult, ParseDocumentResultStatus,
+                       QueueMessageReader, SagemakerVectorsInterface, SkipDoc)
+
+    class Queue(QueueMessageReader):
+        def parseMessage(self, messageId, messageGroupId, messageDeduplicationId, messageAttributes, messageBody):
+            if messageBody == "skip":
+                return ParseDocumentResult(None, SkipDoc(skipMessage="empty"), ParseDocumentResultStatus.SKIP)
+            if messageBody == "raise":
+                raise ValueError("bad body")
+            return ParseDocumentResult(None, Document(documentId=messageId, partitionKey=messageGroupId,
+                                                      documentKeyValuesMap={"body": messageBody,
+                                                                            "attributes": messageAttributes}),
+                                       ParseDocumentResultStatus.SUCCESS)
+
+    class Kinesis(KinesisRecordReader):
+        def parseMessage(self, streamArn, shardId, partitionKey, sequenceNumber, approximateArrivalTimestamp, data):
+            assert isinstance(data, bytes) and isinstance(approximateArrivalTimestamp, int)
+            return ParseDocumentResult(None, Document(documentId=sequenceNumber,
+                                                      documentKeyValuesMap={"bytes": len(data)}), "SUCCESS")
+
+    class Vectors(SagemakerVectorsInterface):
+        def extractDocumentElementsForVectorization(self, document):
+            if document.get("bad"):
+                return {"docText": 1}
+            return {"docText": document["docText"]}
+
+        def constructVectorDoc(self, documentInterface, vectorsMap):
+            if not vectorsMap:
+                return ErrorDoc(documentId=documentInterface["documentId"], errorMessage="no vectors")
+            return Document(documentId=documentInterface["documentId"], recordType="Vectors",
+                            documentKeyValuesMap={"vectors": vectorsMap})
+"""
+
+
+def test_harness_calls_a_reader_once_per_json_line(tmp_path: Path, write: Write) -> None:
+    write("readers.py", READERS)
+    (tmp_path / "messages.jsonl").write_text(
+        '{"messageId":"m1","messageAttributes":{"a":"1"},"messageBody":"hello"}\n'
+        "\n"
+        '{"messageId":"m2","messageGroupId":"g","messageDeduplicationId":"d","messageAttributes":{},'
+        '"messageBody":"skip"}\n'
+        '{"messageId":"m3","messageAttributes":{},"messageBody":"raise"}\n',
+        encoding="utf-8",
+    )
+    res = run(["--handler", "readers.py", "--function", "QueueMessageReader.parseMessage",
+               "--documents", "out.jsonl", "messages.jsonl"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [(line["line"], line["status"], line["message"]) for line in lines] == [
+        (1, "SUCCESS", None), (3, "SKIP", "empty"), (4, "EXCEPTION", "ValueError: bad body")]
+    assert lines[0]["document"] == {"documentId": "m1", "recordType": None, "partitionKey": None,
+                                    "documentMetadata": {}, "body": "hello", "attributes": {"a": "1"}}
+    assert (tmp_path / "out.jsonl").read_text().splitlines() == [json.dumps(lines[0]["document"],
+                                                                            separators=(",", ":"))]
+    assert res.stderr.strip().splitlines()[-1] == "3 records: 1 documents, 0 errors, 1 skipped, 1 exceptions"
+
+
+def test_harness_passes_kinesis_data_as_bytes(tmp_path: Path, write: Write) -> None:
+    write("readers.py", READERS)
+    (tmp_path / "records.jsonl").write_text(
+        '{"streamArn":"arn","shardId":"s","partitionKey":"p","sequenceNumber":"0042",'
+        '"approximateArrivalTimestamp":1701785944187,"data":"Zürich"}\n',
+        encoding="utf-8",
+    )
+    res = run(["--handler", "readers.py", "--function", "KinesisRecordReader.parseMessage", "records.jsonl"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["document"] == {"documentId": "0042", "recordType": None, "partitionKey": None,
+                                                  "documentMetadata": {}, "bytes": 7}
+
+
+def test_harness_runs_the_sagemaker_functions(tmp_path: Path, write: Write) -> None:
+    write("readers.py", READERS)
+    (tmp_path / "docs.jsonl").write_text('{"document":{"docText":"hi"}}\n{"document":{"bad":true}}\n')
+    res = run(["--handler", "readers.py", "--function",
+               "SagemakerVectorsInterface.extractDocumentElementsForVectorization", "docs.jsonl"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    first, second = [json.loads(line) for line in res.stdout.splitlines()]
+    assert (first["status"], first["elements"]) == ("SUCCESS", {"docText": "hi"})
+    assert second["status"] == "EXCEPTION" and "names and texts must be str" in second["message"]
+
+    (tmp_path / "vectors.jsonl").write_text(
+        '{"documentInterface":{"documentId":"d1"},"vectorsMap":{"docText":[0.5,-0.25]}}\n'
+        '{"documentInterface":{"documentId":"d2"},"vectorsMap":{}}\n'
+    )
+    res = run(["--handler", "readers.py", "--function", "SagemakerVectorsInterface.constructVectorDoc",
+               "vectors.jsonl"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    first, second = [json.loads(line) for line in res.stdout.splitlines()]
+    assert (first["status"], first["document"]["vectors"]) == ("SUCCESS", {"docText": [0.5, -0.25]})
+    assert (second["status"], second["message"]) == ("ERROR", "no vectors")
+
+
+def test_harness_rejects_input_that_is_not_the_data_of_the_function(tmp_path: Path, write: Write) -> None:
+    write("readers.py", READERS)
+    (tmp_path / "bad.jsonl").write_text('{"messageId":"m1","messageBody":"x"}\n{"messageBody":"x"}\n')
+    res = run(["--handler", "readers.py", "--function", "QueueMessageReader.parseMessage", "bad.jsonl"], tmp_path)
+    assert res.returncode == 1
+    assert "bad.jsonl:2: the data of QueueMessageReader.parseMessage has no key 'messageId'" in res.stderr
+    assert len(res.stdout.splitlines()) == 1  # the first line ran
+
+    (tmp_path / "text.jsonl").write_text("not json\n")
+    res = run(["--handler", "readers.py", "--function", "QueueMessageReader.parseMessage", "text.jsonl"], tmp_path)
+    assert res.returncode == 1 and "text.jsonl:1: not JSON" in res.stderr
+
+    res = run(["--handler", "readers.py", "--function", "DynamoDBTableItemReader.parseDynamoDBItem", "bad.jsonl"],
+              tmp_path)
+    assert res.returncode == 1
+    assert "has no DynamoDBTableItemReader (it implements: QueueMessageReader, KinesisRecordReader" in res.stderr
+    assert run(["--handler", "readers.py", "--function", "Nope.parse", "bad.jsonl"], tmp_path).returncode == 2

@@ -2,8 +2,8 @@
 
 A handler subclasses one or more of the interface classes (LetsData-compatible
 names and signatures) and returns :class:`ParseDocumentResult` objects holding a
-:class:`Document`, :class:`ErrorDoc` or :class:`SkipDoc`. Run a
-SingleFileParser over sample files with ``python -m ferry.harness``.
+:class:`Document`, :class:`ErrorDoc` or :class:`SkipDoc`. Run a handler
+over sample input with ``python -m ferry.harness``.
 """
 
 from __future__ import annotations
