@@ -289,7 +289,29 @@ async fn a_map_body_keeps_its_insertion_order_and_a_bare_document_has_empty_meta
 async fn documents_of_every_shape_are_written_as_the_sdks_flat_json_writes_them() {
     let bridge = start_js(&parser());
     let mut client = bridge.client().await;
-    let cases = ["plain", "json", "null-prototype", "instance", "empty", "metadata-only", "map", "reserved"];
+    // The bridge writes most of these itself and leaves the rest (toJSON,
+    // boxed values, lone surrogates, deep nesting, Maps and Sets) to the
+    // SDK: either way the bytes must be the SDK's.
+    let cases = [
+        "plain",
+        "json",
+        "null-prototype",
+        "instance",
+        "empty",
+        "metadata-only",
+        "map",
+        "reserved",
+        "numbers",
+        "random-numbers",
+        "strings",
+        "lone-surrogates",
+        "replacement-character",
+        "engine-rules",
+        "to-json",
+        "deep",
+        "odd-bodies",
+        "set-body",
+    ];
     let records: Vec<String> = cases.iter().map(|case| format!("flat-check:{case}")).collect();
 
     let outcomes = invoke(&mut client, parse_request(&records)).await;
@@ -299,10 +321,26 @@ async fn documents_of_every_shape_are_written_as_the_sdks_flat_json_writes_them(
         let document = expect_document(outcome);
         assert_eq!(std::str::from_utf8(&document.flat_json).expect("UTF-8"), document.message, "{case}");
     }
+    let document =
+        |case: &str| expect_document(&outcomes[cases.iter().position(|name| *name == case).expect("a case")]);
     assert_eq!(
-        expect_document(&outcomes[0]).message,
+        document("plain").message,
         r#"{"documentId":"p","recordType":"Plain","partitionKey":"k","documentMetadata":{},"2":"two","10":"ten","a":1,"b":[true,null,{"c":"d"}],"f":"Zürich → 東京"}"#
     );
+    assert!(
+        document("numbers").message.contains(
+            r#""negativeZero":0,"maxSafe":9007199254740991,"twoTo53":9007199254740992,"negativeLarge":-4611686018427388000,"huge":1e+21,"#
+        ),
+        "{}",
+        document("numbers").message
+    );
+    // Ids that are not strings travel as their JSON text.
+    let numbers = document("numbers");
+    let texts = (numbers.document_id.as_str(), numbers.record_type.as_str(), numbers.partition_key.as_str());
+    assert_eq!(texts, ("1.5", "0", "1152921504606847000"));
+    let to_json = document("to-json");
+    assert_eq!(to_json.document_id, r#""key:""#);
+    assert_eq!(document("set-body").partition_key, "false");
 }
 
 #[tokio::test]
@@ -482,6 +520,12 @@ async fn malformed_and_unserializable_results_fail_only_their_record() {
         "bigint",
         "nan",
         "infinity",
+        "nested-map",
+        "nested-nan",
+        "function-value",
+        "cycle",
+        "throwing-getter",
+        "unserializable-with-bad-offsets",
     ];
 
     let outcomes = invoke(&mut client, parse_request(&records)).await;
@@ -497,6 +541,13 @@ async fn malformed_and_unserializable_results_fail_only_their_record() {
         (5, "TypeError", format!("{unserializable}Object of type bigint is not JSON serializable")),
         (6, "TypeError", format!("{unserializable}Out of range float values are not JSON compliant: NaN")),
         (7, "TypeError", format!("{unserializable}Out of range float values are not JSON compliant: -Infinity")),
+        (8, "TypeError", format!("{unserializable}Object of type Map is not JSON serializable")),
+        (9, "TypeError", format!("{unserializable}Out of range float values are not JSON compliant: NaN")),
+        (10, "TypeError", format!("{unserializable}Object of type function is not JSON serializable")),
+        (11, "TypeError", format!("{unserializable}circular reference")),
+        (12, "RangeError", format!("{unserializable}the getter failed")),
+        // The document is serialized before its offsets are checked.
+        (13, "TypeError", format!("{unserializable}Out of range float values are not JSON compliant: NaN")),
     ] {
         let error = expect_user_error(&outcomes[index]);
         assert_eq!(
@@ -691,12 +742,14 @@ async fn a_call_over_its_timeout_is_interrupted_and_the_worker_serves_the_next_c
     // One worker, so every batch runs on the engine that was interrupted.
     let bridge = RunningBridge::start_with("js", &parser(), &["--workers", "1", "--call-timeout-ms", "300"]);
     let mut client = bridge.client().await;
-    let mut batch = parse_request(&["echo:first", "spin", "echo:next", "async-spin", "echo:after"]);
+    let records = ["echo:first", "spin", "echo:next", "async-spin", "echo:after", "spinning-getter", "echo:last"];
+    let mut batch = parse_request(&records);
     batch.call_timeout_ms = 200;
 
     let outcomes = invoke(&mut client, batch).await;
 
-    for index in [1, 3] {
+    // A getter of the returned document runs under the same limit.
+    for index in [1, 3, 5] {
         let timeout = expect_user_error(&outcomes[index]);
         assert_eq!(
             (timeout.error_type.as_str(), timeout.message.as_str(), timeout.retryable),
@@ -705,12 +758,13 @@ async fn a_call_over_its_timeout_is_interrupted_and_the_worker_serves_the_next_c
         );
     }
     // The fixture counts its calls in module state: one engine ran them all.
-    let counts: Vec<serde_json::Value> = [0, 2, 4].iter().map(|&index| flat_field(&outcomes[index], "calls")).collect();
-    assert_eq!(counts, [1, 3, 5]);
+    let counts: Vec<serde_json::Value> =
+        [0, 2, 4, 6].iter().map(|&index| flat_field(&outcomes[index], "calls")).collect();
+    assert_eq!(counts, [1, 3, 5, 7]);
 
     // A later batch runs on the same engine, under the bridge's default limit.
     let later = invoke(&mut client, parse_request(&["echo:later", "spin"])).await;
-    assert_eq!(flat_field(&later[0], "calls"), 6);
+    assert_eq!(flat_field(&later[0], "calls"), 8);
     assert_eq!(expect_user_error(&later[1]).message, "the call ran longer than 300 ms and was interrupted");
 }
 

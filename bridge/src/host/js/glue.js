@@ -5,20 +5,28 @@
 //
 //   [TEXT, text]
 //   [HINT, hintType, pattern | null, offset]
-//   [PARSED, status, nextRecordType | null, documentType (0: no document),
-//    documentId, recordType, partitionKey, flatJson, message,
-//    startOffsets, endOffsets]        (offsets: [key, value, key, value, ...])
+//   [PARSED, status, nextRecordType | null, 0]                (no document)
+//   [PARSED, status, nextRecordType | null, documentType, message,
+//    startOffsets, endOffsets, documentId, recordType, partitionKey,
+//    documentMetadata, documentKeyValuesMap, document]
+//   [DOCUMENT, 0, null, documentType, ...as PARSED]
+//   [ELEMENTS, [name, text, name, text, ...]]
 //   [ERROR, errorType, message, traceback, retryable]
 //
-// Enum values are those of ferry.bridge.v1. Arrays, not objects: QuickJS
-// builds them and Rust reads them by index at a fraction of the cost.
+// (offsets: [key, value, key, value, ...]). Enum values are those of
+// ferry.bridge.v1. Arrays, not objects: QuickJS builds them and Rust reads
+// them by index at a fraction of the cost.
 //
 // Results are read by property name, like the CPython host reads Python
 // results, so the SDK's classes, a LetsData project's own classes and plain
 // objects all work; statuses and document types are matched without regard
 // to case. A malformed result is an "InvalidHandlerResult" error of its
-// record, never a failure of the batch. Documents are serialized to flat
-// JSON by the SDK's flatJson, the same function the SDK's harness uses.
+// record, never a failure of the batch.
+//
+// A document row carries the document's own field values: Rust writes its
+// flat JSON from them (json.rs), by the rules of the SDK's flatJson, and
+// calls `serializeDocument` below for the few documents it leaves to
+// flatJson itself.
 //
 // No function exported here throws: failures come back as data. Only an
 // interruption by the call watchdog unwinds through (it cannot be caught).
@@ -38,10 +46,14 @@ const DocumentType = Object.freeze({
   SkipDoc: 3,
 });
 const HintType = Object.freeze({ PATTERN: 1, OFFSET: 2 });
-/** The kinds of outcome rows; the first three are also what `prepare` is told a function returns. */
-const Kind = Object.freeze({ TEXT: 1, HINT: 2, PARSED: 3, ERROR: 4 });
+/** The kinds of outcome rows; all but ERROR are also what `prepare` is told a function returns. */
+const Kind = Object.freeze({ TEXT: 1, HINT: 2, PARSED: 3, ERROR: 4, ELEMENTS: 5, DOCUMENT: 6 });
 
 const INVALID_RESULT = "InvalidHandlerResult";
+
+/** What json.rs takes for plain objects and arrays: the realm's own prototypes. */
+export const objectPrototype = Object.prototype;
+export const arrayPrototype = Array.prototype;
 const GLUE_URL = import.meta.url;
 
 // ------------------------------------------------------------------ loading
@@ -149,12 +161,7 @@ export function prepare(interfaceName, method, kind, arity) {
       return reader.read(result);
     } catch (err) {
       if (err instanceof Invalid) return invalid(`${method} returned ${reader.invalid}${err.message}`);
-      return userError(
-        errorTypeName(err),
-        `${method} returned ${reader.unserializable} that cannot be serialized: ${errorMessage(err)}`,
-        "",
-        false,
-      );
+      return unserializable(method, reader.unserializable, err);
     }
   };
   const settle = (result) =>
@@ -187,10 +194,18 @@ export function prepare(interfaceName, method, kind, arity) {
           return thrown(err);
         }
       };
-    default:
+    case 6:
       return (a, b, c, d, e, f) => {
         try {
           return settle(instance[method](a, b, c, d, e, f));
+        } catch (err) {
+          return thrown(err);
+        }
+      };
+    default:
+      return (...args) => {
+        try {
+          return settle(instance[method](...args));
         } catch (err) {
           return thrown(err);
         }
@@ -207,6 +222,11 @@ function invalid(message) {
 
 function userError(errorType, message, traceback, retryable) {
   return [Kind.ERROR, errorType, message, traceback, retryable];
+}
+
+/** The ERROR row of a result of `method`, described as `what`, that reading it threw `err`. */
+function unserializable(method, what, err) {
+  return userError(errorTypeName(err), `${method} returned ${what} that cannot be serialized: ${errorMessage(err)}`, "", false);
 }
 
 function thrown(err) {
@@ -247,8 +267,22 @@ function readParseResult(result) {
   const document = result.document;
   if (document === null || document === undefined) {
     if (status === ParseStatus.SUCCESS) throw new Invalid("status is SUCCESS but there is no document");
-    return [Kind.PARSED, status, nextRecordType, 0, "", "", "", "", "", EMPTY, EMPTY];
+    return [Kind.PARSED, status, nextRecordType, 0];
   }
+  return documentRow(Kind.PARSED, status, nextRecordType, document);
+}
+
+/** What constructVectorDoc returns: a document of any type. */
+function readDocument(result) {
+  if (result === null || result === undefined) throw new Invalid(`got ${result}`);
+  if (typeof result !== "object" || !("documentId" in result)) {
+    throw new Invalid(`got ${typeName(result)}, which has no documentId`);
+  }
+  return documentRow(Kind.DOCUMENT, 0, null, result);
+}
+
+/** The row of a document, with the field values Rust writes its flat JSON from. */
+function documentRow(kind, status, nextRecordType, document) {
   let documentType = DocumentType.document;
   const typeField = document.documentType;
   if (typeField !== null && typeField !== undefined) {
@@ -259,25 +293,78 @@ function readParseResult(result) {
       throw new Invalid(`documentType is ${shown}; expected Document, ErrorDoc or SkipDoc`);
     }
   }
-  const message =
-    documentType === DocumentType.errordoc
-      ? document.errorMessage
-      : documentType === DocumentType.skipdoc
-        ? document.skipMessage
-        : null;
+  let message, startOffsets, endOffsets;
+  try {
+    const text =
+      documentType === DocumentType.errordoc
+        ? document.errorMessage
+        : documentType === DocumentType.skipdoc
+          ? document.skipMessage
+          : null;
+    message = text === null || text === undefined ? "" : enumText(text);
+    startOffsets = offsets(document.errorStartoffsetMap, "errorStartoffsetMap");
+    endOffsets = offsets(document.errorEndoffsetMap, "errorEndoffsetMap");
+  } catch (err) {
+    // The document is serialized before these fields are checked: a
+    // document that cannot be serialized reports that first.
+    serializedFields(document);
+    throw err;
+  }
   return [
-    Kind.PARSED,
+    kind,
     status,
     nextRecordType,
     documentType,
-    textOrEmpty(document.documentId),
-    textOrEmpty(document.recordType),
-    textOrEmpty(document.partitionKey),
-    flatJson(document),
-    message === null || message === undefined ? "" : enumText(message),
-    offsets(document.errorStartoffsetMap, "errorStartoffsetMap"),
-    offsets(document.errorEndoffsetMap, "errorEndoffsetMap"),
+    message,
+    startOffsets,
+    endOffsets,
+    document.documentId,
+    document.recordType,
+    document.partitionKey,
+    document.documentMetadata,
+    document.documentKeyValuesMap,
+    document,
   ];
+}
+
+/** What extractDocumentElementsForVectorization returns: element name -> text to embed. */
+function readElements(result) {
+  let entries;
+  if (result instanceof Map) entries = [...result];
+  else if (result !== null && typeof result === "object" && !Array.isArray(result)) entries = Object.entries(result);
+  else throw new Invalid(`got ${typeName(result)}; expected an object of element names to texts`);
+  const pairs = [];
+  for (const [name, text] of entries) {
+    if (typeof name !== "string") throw new Invalid(`an element name is ${typeName(name)}, not a string`);
+    if (typeof text !== "string") throw new Invalid(`the value of ${JSON.stringify(name)} is not a string`);
+    pairs.push(name, text);
+  }
+  return [Kind.ELEMENTS, pairs];
+}
+
+/**
+ * The flat JSON of a document and the protocol's texts of its documentId,
+ * recordType and partitionKey, all made here by the SDK: for the documents
+ * Rust does not serialize itself (see json.rs). Throws what flatJson throws.
+ */
+function serializedFields(document) {
+  const documentId = textOrEmpty(document.documentId);
+  const recordType = textOrEmpty(document.recordType);
+  const partitionKey = textOrEmpty(document.partitionKey);
+  return [flatJson(document), documentId, recordType, partitionKey];
+}
+
+/**
+ * serializedFields for Rust: `[flatJson, documentId, recordType,
+ * partitionKey]`, or the ERROR row of a document `method` returned that
+ * cannot be serialized.
+ */
+export function serializeDocument(document, method) {
+  try {
+    return serializedFields(document);
+  } catch (err) {
+    return unserializable(method, "a document", err);
+  }
 }
 
 /** How each kind of result is read, and what its error messages call it. */
@@ -289,6 +376,8 @@ const READERS = {
     invalid: "an invalid ParseDocumentResult: ",
     unserializable: "a document",
   },
+  [Kind.DOCUMENT]: { read: readDocument, invalid: "an invalid Document: ", unserializable: "a document" },
+  [Kind.ELEMENTS]: { read: readElements, invalid: "an invalid element map: ", unserializable: "an element map" },
 };
 
 const EMPTY = Object.freeze([]);

@@ -15,6 +15,7 @@
 //! flat JSON by the same rules, so one handler's logic gives byte-identical
 //! documents in both languages (up to what JavaScript numbers can hold).
 
+mod json;
 mod loader;
 mod outcome;
 mod source;
@@ -40,7 +41,6 @@ use worker::Job;
 /// Batches waiting for a free worker. Small: the task host bounds in-flight
 /// batches itself, this only smooths hand-over.
 const QUEUE_DEPTH: usize = 8;
-
 
 /// A running JavaScript host.
 #[derive(Debug)]
@@ -98,8 +98,9 @@ impl JsHost {
             }
         }
         let names = served.unwrap_or_default();
-        let interfaces =
-            crate::handler::ALL_INTERFACES.into_iter().filter(|&interface| names.iter().any(|name| name == interface_name(interface)));
+        let interfaces = crate::handler::ALL_INTERFACES
+            .into_iter()
+            .filter(|&interface| names.iter().any(|name| name == interface_name(interface)));
         let description = HandlerDescription {
             language: pb::Language::Javascript,
             runtime_version: format!("QuickJS (deno_core {})", env!("FERRY_DENO_CORE_VERSION")),

@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{Mutex, oneshot};
 
 use super::loader::{self, HandlerModuleLoader};
-use super::outcome;
+use super::outcome::{self, Fallback, ReadFailure};
 use super::source::HandlerSource;
 use super::timeout::{CallWatch, Watchdog};
 use crate::handler::{
@@ -103,6 +103,9 @@ struct Glue {
     add_module: v8::Global<v8::Function>,
     instantiate: v8::Global<v8::Function>,
     prepare: v8::Global<v8::Function>,
+    serialize_document: v8::Global<v8::Function>,
+    /// The realm's `Object.prototype` and `Array.prototype`.
+    prototypes: [v8::Global<v8::Object>; 2],
 }
 
 /// What `addModule` and `instantiate` return.
@@ -121,11 +124,22 @@ struct LoadStep {
 /// arguments the function takes.
 fn signature(function: pb::Function) -> (i32, i32) {
     use pb::Function as F;
+    const TEXT: i32 = 1;
+    const HINT: i32 = 2;
+    const PARSED: i32 = 3;
+    const ELEMENTS: i32 = 5;
+    const DOCUMENT: i32 = 6;
     match function {
-        F::SingleFileParserGetS3FileType => (1, 0),
-        F::SingleFileParserGetResolvedS3FileName => (1, 2),
-        F::SingleFileParserGetRecordStartPattern | F::SingleFileParserGetRecordEndPattern => (2, 1),
-        F::SingleFileParserParseDocument | F::Unspecified => (3, 6),
+        F::SingleFileParserGetS3FileType => (TEXT, 0),
+        F::SingleFileParserGetResolvedS3FileName => (TEXT, 2),
+        F::SingleFileParserGetRecordStartPattern | F::SingleFileParserGetRecordEndPattern => (HINT, 1),
+        F::SingleFileParserParseDocument | F::Unspecified => (PARSED, 6),
+        F::QueueMessageReaderParseMessage => (PARSED, 5),
+        F::KinesisRecordReaderParseMessage => (PARSED, 6),
+        F::DynamodbStreamsRecordReaderParseRecord => (PARSED, 13),
+        F::DynamodbTableItemReaderParseDynamodbItem => (PARSED, 4),
+        F::SagemakerVectorsExtractDocumentElements => (ELEMENTS, 1),
+        F::SagemakerVectorsConstructVectorDoc => (DOCUMENT, 2),
     }
 }
 
@@ -228,7 +242,7 @@ impl Worker {
             outcomes.push(
                 self.run_call(&caller, function, call, limit)
                     .await
-                    .ok_or_else(|| HandlerError::InvalidRequest(format!("call {index}: cannot build its arguments")))?,
+                    .map_err(|reason| HandlerError::InvalidRequest(format!("call {index}: {reason}")))?,
             );
         }
         Ok(outcomes)
@@ -265,40 +279,47 @@ impl Worker {
         prepared.ok_or(not_implemented)
     }
 
-    /// Runs one call to completion under the watchdog; None when its
-    /// arguments cannot be built.
+    /// Runs one call to completion under the watchdog; Err, saying why,
+    /// when its arguments cannot be built.
     async fn run_call(
         &mut self,
         caller: &v8::Global<v8::Function>,
         function: pb::Function,
         call: &pb::Call,
         limit: Duration,
-    ) -> Option<pb::Outcome> {
+    ) -> Result<pb::Outcome, String> {
         let started = Instant::now();
-        let finished = match self.start_call(caller, call, limit)? {
+        let finished = match self.start_call(caller, function, call, limit)? {
             Started::Finished(finished) => finished,
-            Started::Promise(promise) => self.settle(promise, limit.saturating_sub(started.elapsed())).await,
+            Started::Promise(promise) => self.settle(promise, function, limit.saturating_sub(started.elapsed())).await,
         };
         let interrupted = self.watch.end();
-        Some(match finished {
+        Ok(match finished {
             Ok(outcome) => outcome,
             Err(_) if interrupted => timeout_outcome(limit),
             Err(failure) => failure.into_outcome(method_name(function), limit),
         })
     }
 
-    /// Builds the arguments, starts the watch and calls; None (and no
+    /// Builds the arguments, starts the watch and calls; Err (and no
     /// watch) when an argument cannot be built.
-    fn start_call(&mut self, caller: &v8::Global<v8::Function>, call: &pb::Call, limit: Duration) -> Option<Started> {
+    fn start_call(
+        &mut self,
+        caller: &v8::Global<v8::Function>,
+        function: pb::Function,
+        call: &pb::Call,
+        limit: Duration,
+    ) -> Result<Started, String> {
         deno_core::scope!(scope, &mut self.runtime);
         v8::tc_scope!(let scope, scope);
         let args = call_args(scope, call)?;
         let receiver = v8::undefined(scope).into();
         let caller = v8::Local::new(scope, caller);
         self.watch.begin(limit);
-        Some(match caller.call(scope, receiver, &args) {
+        let fallback = self.glue.fallback(function);
+        Ok(match caller.call(scope, receiver, &args) {
             Some(value) if value.is_promise() => Started::Promise(v8::Global::new(scope, value)),
-            Some(value) => Started::Finished(read_outcome(scope, value)),
+            Some(value) => Started::Finished(read_outcome(scope, value, &fallback)),
             None if scope.has_terminated() || scope.is_execution_terminating() => {
                 Started::Finished(Err(CallFailure::Terminated))
             }
@@ -311,7 +332,12 @@ impl Worker {
 
     /// Drives the event loop until `promise` settles, for at most `limit`
     /// of waiting (running script is bounded by the watchdog instead).
-    async fn settle(&mut self, promise: v8::Global<v8::Value>, limit: Duration) -> Result<pb::Outcome, CallFailure> {
+    async fn settle(
+        &mut self,
+        promise: v8::Global<v8::Value>,
+        function: pb::Function,
+        limit: Duration,
+    ) -> Result<pb::Outcome, CallFailure> {
         let settled = self.runtime.resolve(promise);
         let waited =
             tokio::time::timeout(limit, self.runtime.with_event_loop_promise(settled, PollEventLoopOptions::default()))
@@ -321,8 +347,10 @@ impl Worker {
             Ok(Err(err)) => Err(CallFailure::EventLoop(err)),
             Ok(Ok(value)) => {
                 deno_core::scope!(scope, &mut self.runtime);
+                v8::tc_scope!(let scope, scope);
                 let value = v8::Local::new(scope, value);
-                read_outcome(scope, value)
+                let fallback = self.glue.fallback(function);
+                read_outcome(scope, value, &fallback)
             }
         }
     }
@@ -386,47 +414,160 @@ fn js_error_outcome(error: &JsError) -> pb::Outcome {
 fn read_outcome<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     value: v8::Local<'s, v8::Value>,
+    fallback: &Fallback<'_>,
 ) -> Result<pb::Outcome, CallFailure> {
-    outcome::read(scope, value).map_err(CallFailure::Unreadable)
+    outcome::read(scope, value, fallback).map_err(|failure| match failure {
+        ReadFailure::Unreadable(reason) => CallFailure::Unreadable(reason),
+        ReadFailure::Terminated => CallFailure::Terminated,
+    })
 }
 
-/// The positional arguments of one call, as LetsData passes them; None when
-/// the call has no arguments (check_request refuses that) or a string is
-/// too long for the engine.
-fn call_args<'s>(scope: &mut v8::PinScope<'s, '_>, call: &pb::Call) -> Option<Vec<v8::Local<'s, v8::Value>>> {
+/// The positional arguments of one call, as LetsData passes them to
+/// JavaScript (and as the CPython host passes them to Python):
+///
+/// - parseDocument gets the whole record as a Uint8Array, startIndex 0 and
+///   endIndex its length; Kinesis data is a Uint8Array too.
+/// - Integers (offsets, timestamps in epoch milliseconds or seconds, sizes)
+///   are numbers, exact up to 2^53.
+/// - Optional strings a record does not carry (the FIFO ids of a standard
+///   queue, the identity of a stream record) are null.
+/// - JSON-valued arguments (DynamoDB keys, images and items, Sagemaker
+///   documents) are parsed with JSON.parse; an unset (empty) one is `{}`.
+/// - Protocol maps (message attributes, vectors) are objects filled in key
+///   order (JavaScript still lists integer-like keys first).
+///
+/// Err, saying why, when an argument cannot be built: JSON that is not an
+/// object, or a string too long for the engine. That is the caller's fault
+/// and fails the batch.
+fn call_args<'s>(scope: &mut v8::PinScope<'s, '_>, call: &pb::Call) -> Result<Vec<v8::Local<'s, v8::Value>>, String> {
     use pb::call::Args;
-    let text = |scope: &mut v8::PinScope<'s, '_>, text: &str| v8::String::new(scope, text).map(Into::into);
-    Some(match call.args.as_ref()? {
+    let args = call.args.as_ref().ok_or("the call carries no arguments")?;
+    Ok(match args {
         Args::GetS3FileType(_) => Vec::new(),
         Args::GetResolvedS3FileName(args) => vec![text(scope, &args.s3_file_type)?, text(scope, &args.file_name)?],
         Args::GetRecordStartPattern(args) | Args::GetRecordEndPattern(args) => vec![text(scope, &args.s3_file_type)?],
-        Args::ParseDocument(args) => {
-            // LetsData hands JavaScript the whole record: startIndex is 0
-            // and endIndex its length. Offsets stay exact up to 2^53 bytes.
-            let length = args.content.len();
+        Args::ParseDocument(args) => vec![
+            text(scope, &args.s3_file_type)?,
+            text(scope, &args.file_name)?,
+            number(scope, args.offset_bytes as f64),
+            bytes(scope, &args.content)?.into(),
+            v8::Integer::new(scope, 0).into(),
+            number(scope, args.content.len() as f64),
+        ],
+        Args::QueueMessage(args) => {
+            let attributes = v8::Object::new(scope);
+            for (name, value) in &args.message_attributes {
+                let (name, value) = (text(scope, name)?, text(scope, value)?);
+                attributes.set(scope, name, value).ok_or("cannot set a message attribute")?;
+            }
             vec![
-                text(scope, &args.s3_file_type)?,
-                text(scope, &args.file_name)?,
-                v8::Number::new(scope, args.offset_bytes as f64).into(),
-                bytes(scope, &args.content)?.into(),
-                v8::Integer::new(scope, 0).into(),
-                v8::Number::new(scope, length as f64).into(),
+                text(scope, &args.message_id)?,
+                optional_text(scope, args.message_group_id.as_deref())?,
+                optional_text(scope, args.message_deduplication_id.as_deref())?,
+                attributes.into(),
+                text(scope, &args.message_body)?,
             ]
+        }
+        Args::KinesisRecord(args) => vec![
+            text(scope, &args.stream_arn)?,
+            text(scope, &args.shard_id)?,
+            text(scope, &args.partition_key)?,
+            text(scope, &args.sequence_number)?,
+            number(scope, args.approximate_arrival_timestamp_ms as f64),
+            bytes(scope, &args.data)?.into(),
+        ],
+        Args::DynamodbStreamsRecord(args) => vec![
+            text(scope, &args.stream_arn)?,
+            text(scope, &args.shard_id)?,
+            text(scope, &args.event_id)?,
+            text(scope, &args.event_name)?,
+            optional_text(scope, args.identity_principal_id.as_deref())?,
+            optional_text(scope, args.identity_type.as_deref())?,
+            text(scope, &args.sequence_number)?,
+            number(scope, args.size_bytes as f64),
+            text(scope, &args.stream_view_type)?,
+            number(scope, args.approximate_creation_date_time_s as f64),
+            json_object(scope, &args.keys_json, "keys_json")?,
+            json_object(scope, &args.old_image_json, "old_image_json")?,
+            json_object(scope, &args.new_image_json, "new_image_json")?,
+        ],
+        Args::DynamodbTableItem(args) => vec![
+            text(scope, &args.table_name)?,
+            number(scope, f64::from(args.segment_number)),
+            json_object(scope, &args.keys_json, "keys_json")?,
+            json_object(scope, &args.item_json, "item_json")?,
+        ],
+        Args::ExtractDocumentElements(args) => vec![json_object(scope, &args.document_json, "document_json")?],
+        Args::ConstructVectorDoc(args) => {
+            let vectors = v8::Object::new(scope);
+            for (name, vector) in &args.vectors {
+                let values: Vec<_> = vector.values.iter().map(|&value| number(scope, value)).collect();
+                let name = text(scope, name)?;
+                let values = v8::Array::new_with_elements(scope, &values);
+                vectors.set(scope, name, values.into()).ok_or("cannot set a vector")?;
+            }
+            vec![json_object(scope, &args.document_json, "document_json")?, vectors.into()]
         }
     })
 }
 
+fn text<'s>(scope: &mut v8::PinScope<'s, '_>, text: &str) -> Result<v8::Local<'s, v8::Value>, String> {
+    v8::String::new(scope, text)
+        .map(Into::into)
+        .ok_or_else(|| format!("a string of {} bytes is too long for the JavaScript engine", text.len()))
+}
+
+fn optional_text<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    value: Option<&str>,
+) -> Result<v8::Local<'s, v8::Value>, String> {
+    match value {
+        Some(value) => text(scope, value),
+        None => Ok(v8::null(scope).into()),
+    }
+}
+
+fn number<'s>(scope: &mut v8::PinScope<'s, '_>, value: f64) -> v8::Local<'s, v8::Value> {
+    v8::Number::new(scope, value).into()
+}
+
+/// An object parsed from JSON bytes with JSON.parse; `{}` for an unset field.
+fn json_object<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    json: &[u8],
+    field: &str,
+) -> Result<v8::Local<'s, v8::Value>, String> {
+    if json.is_empty() {
+        return Ok(v8::Object::new(scope).into());
+    }
+    let json = std::str::from_utf8(json).map_err(|err| format!("{field} is not valid JSON: {err}"))?;
+    let json = v8::String::new(scope, json).ok_or_else(|| format!("{field} is too long for the JavaScript engine"))?;
+    v8::tc_scope!(let scope, scope);
+    let Some(value) = v8::json::parse(scope, json) else {
+        let reason = match scope.exception() {
+            Some(exception) => exception.to_rust_string_lossy(scope),
+            None => "JSON.parse failed".to_owned(),
+        };
+        return Err(format!("{field} is not valid JSON: {reason}"));
+    };
+    if !value.is_object() || value.is_array() {
+        return Err(format!("{field} is not a JSON object"));
+    }
+    Ok(value)
+}
+
 /// A fresh Uint8Array holding a copy of `content`, over its own buffer.
-fn bytes<'s>(scope: &mut v8::PinScope<'s, '_>, content: &[u8]) -> Option<v8::Local<'s, v8::Uint8Array>> {
+fn bytes<'s>(scope: &mut v8::PinScope<'s, '_>, content: &[u8]) -> Result<v8::Local<'s, v8::Uint8Array>, String> {
+    let too_large = || format!("{} bytes do not fit in a JavaScript Uint8Array", content.len());
     let buffer = v8::ArrayBuffer::new(scope, content.len());
     let store = buffer.get_backing_store();
     if store.len() != content.len() {
-        return None;
+        return Err(too_large());
     }
     for (cell, byte) in store.iter().zip(content) {
         cell.set(*byte);
     }
-    v8::Uint8Array::new(scope, buffer, 0, content.len())
+    v8::Uint8Array::new(scope, buffer, 0, content.len()).ok_or_else(too_large)
 }
 
 /// An argument of a glue call during loading.
@@ -445,6 +586,15 @@ impl Arg<'_> {
 }
 
 impl Glue {
+    /// What reading the outcomes of `function` needs.
+    fn fallback(&self, function: pb::Function) -> Fallback<'_> {
+        Fallback {
+            serialize_document: &self.serialize_document,
+            prototypes: &self.prototypes,
+            method: method_name(function),
+        }
+    }
+
     async fn load(runtime: &mut JsRuntime) -> Result<Self, LoadFailure> {
         let broken =
             |what: String| failure(format!("the bridge's JavaScript glue failed to load: {what}"), String::new());
@@ -459,12 +609,29 @@ impl Glue {
             let function = v8::Local::<v8::Function>::try_from(value).ok()?;
             Some(v8::Global::new(scope, function))
         };
-        let (Some(add_module), Some(instantiate), Some(prepare)) =
-            (export("addModule"), export("instantiate"), export("prepare"))
+        let (Some(add_module), Some(instantiate), Some(prepare), Some(serialize_document)) =
+            (export("addModule"), export("instantiate"), export("prepare"), export("serializeDocument"))
         else {
             return Err(broken("it lacks an export".to_owned()));
         };
-        Ok(Self { add_module, instantiate, prepare })
+        let prototype = |name: &str| {
+            let key = v8::String::new(scope, name)?;
+            let value = namespace.get(scope, key.into())?;
+            let object = v8::Local::<v8::Object>::try_from(value).ok()?;
+            Some(v8::Global::new(scope, object))
+        };
+        let (Some(object_prototype), Some(array_prototype)) =
+            (prototype("objectPrototype"), prototype("arrayPrototype"))
+        else {
+            return Err(broken("it lacks the realm's prototypes".to_owned()));
+        };
+        Ok(Self {
+            add_module,
+            instantiate,
+            prepare,
+            serialize_document,
+            prototypes: [object_prototype, array_prototype],
+        })
     }
 }
 
