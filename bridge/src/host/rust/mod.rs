@@ -48,6 +48,8 @@ mod outcome;
 mod panic;
 mod records;
 mod registry;
+mod state_machine;
+mod system_file_reader;
 
 use std::fmt;
 use std::sync::Arc;
@@ -68,6 +70,11 @@ pub use interfaces::{
 };
 pub use outcome::{INVALID_RESULT, PANIC};
 pub use records::{DynamoDbStreamsRecord, DynamoDbTableItem, KinesisRecord, QueueMessage};
+pub use state_machine::{
+    MultipleFileStateMachineReader, ParseCompositeDocumentResult, SingleFileStateMachineParser, StateMachines,
+    SystemFileReaders, guarded, parse_outcome,
+};
+pub use system_file_reader::{InvalidTransition, SingleFileReaderState, SystemFileReader, reader_document};
 
 use crate::handler::{
     Handler, HandlerDescription, HandlerError, LoadFailure, check_request, interface_name, method_name,
@@ -85,6 +92,7 @@ const BLOCKING_POOL_MIN_CALLS: usize = 16;
 pub struct RustHandlers {
     description: HandlerDescription,
     registry: Registry,
+    state_machines: StateMachines,
     /// Flat JSON bytes of the last batch: the next batch's first guess.
     flat_bytes_hint: Arc<AtomicUsize>,
 }
@@ -109,6 +117,7 @@ impl RustHandlers {
                 digest,
             },
             registry: Registry::default(),
+            state_machines: StateMachines::default(),
             flat_bytes_hint: Arc::new(AtomicUsize::new(0)),
         }
     }
