@@ -30,7 +30,7 @@ fn queue_message(body: &str, fifo: bool) -> pb::Call {
     }))
 }
 
-fn stream_record(event_id: &str, new_image: &str) -> pb::Call {
+fn stream_record(event_id: &str, new_image: &[u8]) -> pb::Call {
     call(pb::call::Args::DynamodbStreamsRecord(pb::DynamoDbStreamsRecordArgs {
         stream_arn: "arn:s".to_owned(),
         shard_id: "shard-1".to_owned(),
@@ -44,7 +44,7 @@ fn stream_record(event_id: &str, new_image: &str) -> pb::Call {
         approximate_creation_date_time_s: 1_702_839_323,
         keys_json: br#"{"id":"a"}"#.to_vec().into(),
         old_image_json: Default::default(),
-        new_image_json: new_image.as_bytes().to_vec().into(),
+        new_image_json: new_image.to_vec().into(),
     }))
 }
 
@@ -152,7 +152,7 @@ async fn stream_images_are_dicts_as_json_loads_builds_them_and_an_unset_one_is_e
 
     let outcome = invoke(
         &mut client,
-        request(pb::Function::DynamodbStreamsRecordReaderParseRecord, vec![stream_record("doc", image)]),
+        request(pb::Function::DynamodbStreamsRecordReaderParseRecord, vec![stream_record("doc", image.as_bytes())]),
     )
     .await
     .remove(0);
@@ -199,9 +199,13 @@ async fn a_json_argument_that_is_not_an_object_fails_the_batch_and_the_bridge_go
     let bridge = RunningBridge::start(&fixture("readers.py"));
     let mut client = bridge.client().await;
 
-    for (image, reason) in [("[1,2]", "new_image_json is not a JSON object"), ("{", "new_image_json is not valid JSON")]
-    {
-        let batch = vec![stream_record("doc", "{}"), stream_record("doc", image)];
+    let malformed: [(&[u8], &str); 3] = [
+        (b"[1,2]", "new_image_json is not a JSON object"),
+        (b"{", "new_image_json is not valid JSON"),
+        (b"{\"a\":\"\xff\"}", "new_image_json is not UTF-8 text"),
+    ];
+    for (image, reason) in malformed {
+        let batch = vec![stream_record("doc", b"{}"), stream_record("doc", image)];
         let status = client
             .invoke(request(pb::Function::DynamodbStreamsRecordReaderParseRecord, batch))
             .await
@@ -213,7 +217,7 @@ async fn a_json_argument_that_is_not_an_object_fails_the_batch_and_the_bridge_go
 
     let outcomes = invoke(
         &mut client,
-        request(pb::Function::DynamodbStreamsRecordReaderParseRecord, vec![stream_record("doc", "{}")]),
+        request(pb::Function::DynamodbStreamsRecordReaderParseRecord, vec![stream_record("doc", b"{}")]),
     )
     .await;
     assert!(expect_flat_json(&outcomes[0]).contains(r#""newImage":{"type":"dict","value":{}}"#));

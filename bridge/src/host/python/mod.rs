@@ -128,8 +128,8 @@ struct LoadedHandler {
     description: HandlerDescription,
     instances: HashMap<pb::Interface, Py<PyAny>>,
     errors: ErrorFormatter,
-    /// `json.loads`, for the JSON-valued arguments.
-    json_loads: Py<PyAny>,
+    /// `decode` of a `json.JSONDecoder`, for the JSON-valued arguments.
+    json_decode: Py<PyAny>,
     watch: CallWatch,
     call_timeout: Duration,
 }
@@ -194,7 +194,7 @@ impl LoadedHandler {
             },
             instances,
             errors: ErrorFormatter::new(py)?,
-            json_loads: py.import("json")?.getattr("loads")?.unbind(),
+            json_decode: py.import("json")?.getattr("JSONDecoder")?.call0()?.getattr("decode")?.unbind(),
             watch,
             call_timeout,
         })
@@ -220,7 +220,7 @@ impl LoadedHandler {
             0 => self.call_timeout,
             ms => Duration::from_millis(u64::from(ms)),
         };
-        let mut builder = ArgBuilder::new(py, &self.json_loads);
+        let mut builder = ArgBuilder::new(py, &self.json_decode);
         request
             .calls
             .iter()
