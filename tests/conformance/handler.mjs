@@ -1,15 +1,20 @@
 // The conformance handler, JavaScript twin of handler.py and of the Rust
-// handler in tests/src/conformance.rs. Keep the three in step: every case of
-// cases.json must give the same outcome on all of them. See handler.py for
+// handlers in tests/src/conformance.rs. Keep the three in step: every case of
+// cases.json must give the same outcome on all of them. See README.md for
 // what each argument and record does.
 
 import {
+  DynamoDBStreamsRecordReader,
+  DynamoDBTableItemReader,
   Document,
   ErrorDoc,
+  KinesisRecordReader,
   ParseDocumentResult,
   ParseDocumentResultStatus as Status,
+  QueueMessageReader,
   RecordParseHint,
   RetryableError,
+  SagemakerVectorsInterface,
   SingleFileParser,
   SkipDoc,
 } from "ferry";
@@ -194,6 +199,198 @@ export class ConformanceParser extends SingleFileParser {
         );
       case "invalid":
         return new ParseDocumentResult(null, null, Status.SUCCESS);
+      default:
+        throw new ConformanceError(`unknown command ${command}`);
+    }
+  }
+}
+
+// ----------------------------------------------------------------- readers
+
+/**
+ * The commands every reader shares; `position` (a string) names the record
+ * in the offsets of a SkipDoc or ErrorDoc and is their documentId.
+ */
+function readerResult(command, argument, positionKey, position, recordType, makeDocument) {
+  switch (command) {
+    case "doc":
+      return success(makeDocument(argument));
+    case "skip":
+      return new ParseDocumentResult(
+        null,
+        SkipDoc.of({
+          documentId: position,
+          recordType,
+          errorStartoffsetMap: { [positionKey]: position },
+          errorEndoffsetMap: { [positionKey]: position },
+          skipMessage: argument,
+        }),
+        Status.SKIP,
+      );
+    case "error":
+      return new ParseDocumentResult(
+        null,
+        ErrorDoc.of({
+          documentId: position,
+          recordType,
+          documentMetadata: { reason: "conformance" },
+          errorStartoffsetMap: { [positionKey]: position },
+          errorEndoffsetMap: { [positionKey]: position },
+          errorMessage: argument,
+        }),
+        Status.ERROR,
+      );
+    case "skipnone":
+      return new ParseDocumentResult(null, null, Status.SKIP);
+    case "raise":
+      throw new ConformanceError(argument);
+    case "retry":
+      throw new RetryableError(argument);
+    case "invalid":
+      return new ParseDocumentResult(null, null, Status.SUCCESS);
+    default:
+      throw new ConformanceError(`unknown command ${command}`);
+  }
+}
+
+/** The key values (strings or integers) joined with "|". */
+function keyId(keys) {
+  return Object.values(keys).map(String).join("|");
+}
+
+export class ConformanceQueueReader extends QueueMessageReader {
+  parseMessage(messageId, messageGroupId, messageDeduplicationId, messageAttributes, messageBody) {
+    const [command, argument] = partition(messageBody);
+    return readerResult(command, argument, "messageId", messageId, "Message", (id) =>
+      Document.of({
+        documentId: id,
+        recordType: "Message",
+        partitionKey: messageGroupId ?? messageId,
+        documentMetadata: { messageId },
+        documentKeyValuesMap: { messageGroupId, messageDeduplicationId, messageAttributes, messageBody },
+      }),
+    );
+  }
+}
+
+export class ConformanceKinesisReader extends KinesisRecordReader {
+  parseMessage(streamArn, shardId, partitionKey, sequenceNumber, approximateArrivalTimestamp, data) {
+    if (data.length >= 4 && new TextDecoder().decode(data.subarray(0, 4)) === "bin:") {
+      return success(
+        Document.of({
+          documentId: `bin@${sequenceNumber}`,
+          recordType: "Binary",
+          partitionKey,
+          documentKeyValuesMap: { hex: hex(data.subarray(4)), length: data.length },
+        }),
+      );
+    }
+    const text = new TextDecoder().decode(data);
+    const [command, argument] = partition(text);
+    return readerResult(command, argument, "sequenceNumber", sequenceNumber, "Record", (id) =>
+      Document.of({
+        documentId: id,
+        recordType: "Record",
+        partitionKey,
+        documentMetadata: { shardId, sequenceNumber },
+        documentKeyValuesMap: { streamArn, approximateArrivalTimestamp, data: text, length: data.length },
+      }),
+    );
+  }
+}
+
+export class ConformanceStreamsReader extends DynamoDBStreamsRecordReader {
+  parseRecord(
+    streamArn,
+    shardId,
+    eventId,
+    eventName,
+    identityPrincipalId,
+    identityType,
+    sequenceNumber,
+    sizeBytes,
+    streamViewType,
+    approximateCreationDateTime,
+    keys,
+    oldImage,
+    newImage,
+  ) {
+    const [command, argument] = partition(eventId);
+    return readerResult(command, argument, "sequenceNumber", sequenceNumber, "StreamRecord", () =>
+      Document.of({
+        documentId: keyId(keys),
+        recordType: eventName,
+        partitionKey: shardId,
+        documentMetadata: { sequenceNumber, sizeBytes, streamViewType, approximateCreationDateTime },
+        documentKeyValuesMap: { streamArn, eventId, identityPrincipalId, identityType, keys, oldImage, newImage },
+      }),
+    );
+  }
+}
+
+export class ConformanceTableReader extends DynamoDBTableItemReader {
+  parseDynamoDBItem(tableName, segmentNumber, keys, item) {
+    const [command, argument] = partition(tableName);
+    return readerResult(command, argument, "segmentNumber", String(segmentNumber), "Item", (partitionKey) =>
+      Document.of({
+        documentId: keyId(keys),
+        recordType: "Item",
+        partitionKey,
+        documentMetadata: { segmentNumber },
+        documentKeyValuesMap: { tableName, keys, item },
+      }),
+    );
+  }
+}
+
+// --------------------------------------------------------------- sagemaker
+
+export class ConformanceVectors extends SagemakerVectorsInterface {
+  extractDocumentElementsForVectorization(document) {
+    const [command, argument] = partition(document.command);
+    switch (command) {
+      case "elements":
+        // Values are passed as they are: a non-text one is an invalid result.
+        return Object.fromEntries(Object.entries(document).filter(([name]) => name.startsWith("text")));
+      case "raise":
+        throw new ConformanceError(argument);
+      case "retry":
+        throw new RetryableError(argument);
+      default:
+        throw new ConformanceError(`unknown command ${command}`);
+    }
+  }
+
+  constructVectorDoc(documentInterface, vectorsMap) {
+    const [command, argument] = partition(documentInterface.command);
+    const documentId = documentInterface.documentId;
+    switch (command) {
+      case "vectors": {
+        // Head entries are left out by the flat form itself.
+        const values = Object.fromEntries(
+          Object.entries(documentInterface).filter(([name]) => name !== "command" && !name.startsWith("text")),
+        );
+        values.vectors = vectorsMap;
+        return Document.of({
+          documentId,
+          recordType: "Vectors",
+          partitionKey: documentInterface.partitionKey,
+          documentMetadata: documentInterface.documentMetadata,
+          documentKeyValuesMap: values,
+        });
+      }
+      case "error":
+        return ErrorDoc.of({
+          documentId,
+          recordType: "Vectors",
+          errorStartoffsetMap: { documentId },
+          errorEndoffsetMap: { documentId },
+          errorMessage: argument,
+        });
+      case "raise":
+        throw new ConformanceError(argument);
+      case "retry":
+        throw new RetryableError(argument);
       default:
         throw new ConformanceError(`unknown command ${command}`);
     }

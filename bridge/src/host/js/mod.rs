@@ -17,6 +17,7 @@
 
 mod json;
 mod loader;
+mod ops;
 mod outcome;
 mod source;
 mod timeout;

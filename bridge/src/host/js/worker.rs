@@ -147,6 +147,7 @@ impl Worker {
     async fn load(source: &HandlerSource, watchdog: &Watchdog, call_timeout: Duration) -> Result<Self, LoadFailure> {
         let mut runtime = JsRuntime::try_new(RuntimeOptions {
             module_loader: Some(Rc::new(HandlerModuleLoader)),
+            extensions: vec![super::ops::ferry_bridge_ops::init()],
             ..Default::default()
         })
         .map_err(|err| failure(format!("cannot start the JavaScript engine: {err}"), String::new()))?;
