@@ -240,11 +240,9 @@ impl Worker {
         };
         let mut outcomes = Vec::with_capacity(request.calls.len());
         for (index, call) in request.calls.iter().enumerate() {
-            outcomes.push(
-                self.run_call(&caller, function, call, limit)
-                    .await
-                    .map_err(|reason| HandlerError::InvalidRequest(format!("call {index}: {reason}")))?,
-            );
+            outcomes.push(self.run_call(&caller, function, call, limit).await.map_err(|reason| {
+                HandlerError::InvalidRequest(format!("call {index}: cannot build its arguments: {reason}"))
+            })?);
         }
         Ok(outcomes)
     }
@@ -541,7 +539,7 @@ fn json_object<'s>(
     if json.is_empty() {
         return Ok(v8::Object::new(scope).into());
     }
-    let json = std::str::from_utf8(json).map_err(|err| format!("{field} is not valid JSON: {err}"))?;
+    let json = std::str::from_utf8(json).map_err(|err| format!("{field} is not UTF-8 text: {err}"))?;
     let json = v8::String::new(scope, json).ok_or_else(|| format!("{field} is too long for the JavaScript engine"))?;
     v8::tc_scope!(let scope, scope);
     let Some(value) = v8::json::parse(scope, json) else {
