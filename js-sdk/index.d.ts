@@ -219,7 +219,8 @@ export declare class QueueMessageReader {
     messageId: string,
     messageGroupId: string | null,
     messageDeduplicationId: string | null,
-    messageAttributes: Record<string, unknown>,
+    /** String values of the message attributes, by name (in name order). */
+    messageAttributes: Record<string, string>,
     messageBody: string,
   ): MaybePromise<ParseDocumentResult<DocumentLike>>;
 }

@@ -65,7 +65,10 @@ export class SingleFileParser {
 
 /** Turns one SQS message into a document. */
 export class QueueMessageReader {
-  /** `messageGroupId` / `messageDeduplicationId` are null for standard queues. */
+  /**
+   * `messageGroupId` / `messageDeduplicationId` are null for standard queues;
+   * `messageAttributes` maps each attribute name to its string value.
+   */
   parseMessage(messageId, messageGroupId, messageDeduplicationId, messageAttributes, messageBody) {
     throw new Error(NOT_YET_IMPLEMENTED);
   }
@@ -114,12 +117,19 @@ export class DynamoDBTableItemReader {
 
 /** Selects the text to embed and builds the document from the vectors. */
 export class SagemakerVectorsInterface {
-  /** `document` is the flat document object; return `{friendlyName: text}`. */
+  /**
+   * `document` is the flat document object (as sinks write it); return
+   * `{friendlyName: text}` (an object or a Map of strings).
+   */
   extractDocumentElementsForVectorization(document) {
     throw new Error(NOT_YET_IMPLEMENTED);
   }
 
-  /** Return a Document built from the flat document object and `{friendlyName: vector}`. */
+  /**
+   * Return a Document (an ErrorDoc or SkipDoc keeps its type) built from the
+   * flat document object and `vectorsMap`, `{friendlyName: [number, ...]}`
+   * with one vector per name extraction returned.
+   */
   constructVectorDoc(documentInterface, vectorsMap) {
     throw new Error(NOT_YET_IMPLEMENTED);
   }
