@@ -16,9 +16,11 @@
  *   nested property structure. `JSON.stringify(doc)` still gives the nested
  *   structure, which is the LetsData wire form of a returned document.
  *
- * Instances of the SDK classes themselves are sealed (like the `__slots__`
- * classes of the Python SDK): assigning a misspelt property throws in strict
- * code. Subclasses are not sealed, so they may add properties.
+ * Instances of the SDK classes themselves are not extensible (like the
+ * `__slots__` classes of the Python SDK): assigning a misspelt property
+ * throws in strict code. (Not sealed: sealing costs every record a
+ * redefinition of each property.) Subclasses stay extensible, so they may
+ * add properties.
  *
  * This module runs in any ES2020 engine (the bridge embeds QuickJS): no Node
  * APIs, no TextEncoder.
@@ -68,7 +70,7 @@ export class Document {
     this.partitionKey = partitionKey;
     this.documentMetadata = documentMetadata;
     this.documentKeyValuesMap = documentKeyValuesMap;
-    if (new.target === Document) Object.seal(this);
+    if (new.target === Document) Object.preventExtensions(this);
   }
 
   /**
@@ -175,7 +177,7 @@ export class ErrorDoc extends PositionedDoc {
     super(DocumentType.ErrorDoc, [documentId, recordType, partitionKey, documentMetadata, documentKeyValuesMap,
       errorStartoffsetMap, errorEndoffsetMap]);
     this.errorMessage = errorMessage;
-    if (new.target === ErrorDoc) Object.seal(this);
+    if (new.target === ErrorDoc) Object.preventExtensions(this);
   }
 
   /** Build an ErrorDoc from named fields (`documentType` is ignored). */
@@ -208,7 +210,7 @@ export class SkipDoc extends PositionedDoc {
     super(DocumentType.SkipDoc, [documentId, recordType, partitionKey, documentMetadata, documentKeyValuesMap,
       errorStartoffsetMap, errorEndoffsetMap]);
     this.skipMessage = skipMessage;
-    if (new.target === SkipDoc) Object.seal(this);
+    if (new.target === SkipDoc) Object.preventExtensions(this);
   }
 
   /** Build a SkipDoc from named fields (`documentType` is ignored). */

@@ -34,7 +34,7 @@ export class ParseDocumentResult {
     this.nextRecordType = nextRecordType;
     this.document = document;
     this.status = status;
-    if (new.target === ParseDocumentResult) Object.seal(this);
+    if (new.target === ParseDocumentResult) Object.preventExtensions(this);
   }
 
   getNextRecordType() {
@@ -70,7 +70,7 @@ export class RecordParseHint {
     this.recordHintType = recordHintType;
     this.pattern = pattern;
     this.offset = offset;
-    if (new.target === RecordParseHint) Object.seal(this);
+    if (new.target === RecordParseHint) Object.preventExtensions(this);
   }
 
   /** A PATTERN hint for `pattern` (offset is -1). */

@@ -46,7 +46,7 @@ test("ParseDocumentResult", () => {
   assert.equal(r2.getStatus(), ParseDocumentResultStatus.SKIP);
   const empty = new ParseDocumentResult();
   assert.deepEqual([empty.nextRecordType, empty.document, empty.status], [null, null, null]);
-  assert.ok(Object.isSealed(r));
+  assert.ok(!Object.isExtensible(r));
   // the nested wire form of the LetsData success body
   assert.equal(
     JSON.stringify(r),

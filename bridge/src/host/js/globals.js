@@ -23,8 +23,10 @@ class TextDecoder {
   #fatal;
   #ignoreBOM;
 
-  constructor(label = "utf-8", options = {}) {
-    if (!UTF8_LABELS.has(String(label).trim().toLowerCase())) {
+  // Handlers often make a decoder per record: the usual label is checked
+  // without building strings, and no options object is made.
+  constructor(label = "utf-8", options) {
+    if (label !== "utf-8" && !UTF8_LABELS.has(String(label).trim().toLowerCase())) {
       throw new RangeError(`The encoding label provided ('${label}') is not supported: the bridge decodes UTF-8 only`);
     }
     this.#fatal = Boolean(options?.fatal);
@@ -43,7 +45,7 @@ class TextDecoder {
     return this.#ignoreBOM;
   }
 
-  decode(input, options = {}) {
+  decode(input, options) {
     if (options?.stream) throw new TypeError("TextDecoder in the ferry bridge does not support streaming");
     const bytes = bytesOf(input);
     // Valid UTF-8 without a BOM decodes the same whatever the options: the
