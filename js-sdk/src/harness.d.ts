@@ -28,6 +28,8 @@ export interface RecordOutcome {
   document: string | null;
   message: unknown;
   exception?: { type: string; message: string; retryable: boolean; traceback: string | null };
+  /** extractDocumentElementsForVectorization: its element name -> text. */
+  elements?: Record<string, string>;
 }
 
 /** Call parser.parseDocument on one record and classify the outcome. */
@@ -39,8 +41,45 @@ export declare function runRecord(
   record: Uint8Array,
 ): Promise<RecordOutcome>;
 
-/** The stdout line of one outcome. */
-export declare function outcomeLine(fileName: string, offset: number, outcome: RecordOutcome): string;
+/** The stdout line of one outcome; `position` names `offset` ("offset", the default, or "line"). */
+export declare function outcomeLine(
+  fileName: string,
+  offset: number,
+  outcome: RecordOutcome,
+  position?: "offset" | "line",
+): string;
+
+/** A `--function` choice. */
+export type FunctionName =
+  | "QueueMessageReader.parseMessage"
+  | "KinesisRecordReader.parseMessage"
+  | "DynamoDBStreamsRecordReader.parseRecord"
+  | "DynamoDBTableItemReader.parseDynamoDBItem"
+  | "SagemakerVectorsInterface.extractDocumentElementsForVectorization"
+  | "SagemakerVectorsInterface.constructVectorDoc";
+
+/** `--function` choice -> its interface, method, arguments from one line's `data`, and result classification. */
+export declare const FUNCTIONS: Readonly<
+  Record<
+    FunctionName,
+    {
+      interfaceName: InterfaceName;
+      method: string;
+      args(data: Record<string, unknown>): unknown[];
+      outcome(result: unknown, method: string): RecordOutcome;
+    }
+  >
+>;
+
+/**
+ * Call `fn` of `handler` with the arguments of one LetsData `data` object and
+ * classify the outcome; rejects with an InputError when `data` is not that
+ * function's data.
+ */
+export declare function runCall(handler: object, fn: FunctionName, data: Record<string, unknown>): Promise<RecordOutcome>;
+
+/** A line of `--function` input that is not the data of the call. */
+export declare class InputError extends Error {}
 
 /** The type name of a thrown value (like Python's type(exc).__name__). */
 export declare function errorTypeName(err: unknown): string;

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
- * Run a SingleFileParser over sample files, without the task host (Node only).
+ * Run a handler over sample input, without the task host (Node only).
  *
  * Usage:
  *
  *     node js-sdk/src/harness.js --handler PATH [--limit N] [--documents OUT.jsonl] FILE [FILE...]
+ *     node js-sdk/src/harness.js --handler PATH --function INTERFACE.METHOD [--limit N] [--documents OUT.jsonl] FILE...
  *
  * The handler is loaded with {@link loadHandler} (a `.js`/`.mjs` file, a
  * directory with `handler.js`/`handler.mjs`, or a LetsData project directory
@@ -28,10 +29,22 @@
  * SUCCESS documents as flat JSON lines. stderr gets the file names/types and a
  * final summary line `N records: X documents, Y errors, Z skipped, E exceptions`.
  *
+ * With `--function INTERFACE.METHOD`, one of {@link FUNCTIONS} (e.g.
+ * `QueueMessageReader.parseMessage`), every FILE holds JSON lines, each the
+ * `data` object of a LetsData request to that function (the same keys: for
+ * Kinesis `data` is text, passed encoded as UTF-8 bytes in a Uint8Array;
+ * DynamoDB images and items sit under `data`, `{}` when missing). Each
+ * non-blank line is one call, and stdout gets `{"file":..,"line":<1-based>,...}`
+ * with the fields above; `extractDocumentElementsForVectorization` adds
+ * `"elements"` (its object) to a SUCCESS line, and `constructVectorDoc`
+ * reports its Document as SUCCESS (an ErrorDoc as ERROR, a SkipDoc as SKIP).
+ * The same as the Python harness's `--function`.
+ *
  * Exit status: 0 when all files were processed (whatever the records'
- * outcomes), 1 when the handler failed to load or to set up (no
- * SingleFileParser, a failing or invalid getS3FileType / getRecordStartPattern
- * / getRecordEndPattern) or a file could not be read, 2 for bad usage.
+ * outcomes), 1 when the handler failed to load or to set up (no handler for
+ * the interface, a failing or invalid getS3FileType / getRecordStartPattern /
+ * getRecordEndPattern), a file could not be read or an input line is not a
+ * call's `data`, 2 for bad usage.
  */
 
 import { spawnSync } from "node:child_process";
@@ -157,18 +170,26 @@ export async function runRecord(parser, fileType, fileName, offset, record) {
   } catch (err) {
     return exceptionOutcome(err);
   }
+  return parseResultOutcome(result, "parseDocument");
+}
+
+function parseResultOutcome(result, method) {
   if (result === null || typeof result !== "object" || !("status" in result) || !("document" in result)) {
-    return invalidOutcome(`parseDocument returned ${valueTypeName(result)}, expected a ParseDocumentResult`);
+    return invalidOutcome(`${method} returned ${valueTypeName(result)}, expected a ParseDocumentResult`);
   }
   const status = statusName(result.status);
   if (status === null) {
-    return invalidOutcome(`parseDocument returned an unknown status ${showStatus(result.status)}`);
+    return invalidOutcome(`${method} returned an unknown status ${showStatus(result.status)}`);
   }
   const document = result.document;
-  const hasDocument = document !== null && document !== undefined;
-  if (status === "SUCCESS" && !hasDocument) {
-    return invalidOutcome("parseDocument returned status SUCCESS without a document");
+  if (status === "SUCCESS" && (document === null || document === undefined)) {
+    return invalidOutcome(`${method} returned status SUCCESS without a document`);
   }
+  return documentOutcome(status, document);
+}
+
+function documentOutcome(status, document) {
+  const hasDocument = document !== null && document !== undefined;
   let flat = null;
   if (hasDocument) {
     try {
@@ -183,6 +204,153 @@ export async function runRecord(parser, fileType, fileName, offset, record) {
   return { status, document: flat, message };
 }
 
+function elementsOutcome(result, method) {
+  if (result === null || typeof result !== "object" || Array.isArray(result)) {
+    return invalidOutcome(`${method} returned ${valueTypeName(result)}, expected an object of element names to texts`);
+  }
+  const entries = result instanceof Map ? [...result] : Object.entries(result);
+  for (const [name, text] of entries) {
+    if (typeof name !== "string" || typeof text !== "string") {
+      return invalidOutcome(
+        `${method} returned the element ${dumps(name)}: ${dumps(text)}; names and texts must be strings`,
+      );
+    }
+  }
+  return { status: "SUCCESS", document: null, message: null, elements: Object.fromEntries(entries) };
+}
+
+function vectorDocOutcome(result, method) {
+  if (result === null || typeof result !== "object" || !("documentId" in result)) {
+    return invalidOutcome(`${method} returned ${valueTypeName(result)}, expected a Document`);
+  }
+  let kind = result.documentType;
+  if (kind !== null && typeof kind === "object") kind = typeof kind.value === "string" ? kind.value : kind.name;
+  const status = { errordoc: "ERROR", skipdoc: "SKIP" }[String(kind).toLowerCase()] ?? "SUCCESS";
+  return documentOutcome(status, result);
+}
+
+/** A line lacks a key its function needs: the input's fault. */
+class MissingKey extends Error {}
+
+function key(data, name) {
+  if (!Object.hasOwn(data, name)) throw new MissingKey(name);
+  return data[name];
+}
+
+/** An optional object of a call's data; `{}` when missing or null. */
+function objectOr(value) {
+  return value === undefined || value === null ? {} : value;
+}
+
+function kinesisData(text) {
+  if (typeof text !== "string") throw new TypeError(`data is ${valueTypeName(text)}, not text`);
+  return new TextEncoder().encode(text);
+}
+
+/**
+ * `--function` choice -> the interface, the method, its positional
+ * arguments from one line's `data`, and how its result is classified.
+ */
+export const FUNCTIONS = Object.freeze({
+  "QueueMessageReader.parseMessage": {
+    interfaceName: "QueueMessageReader",
+    method: "parseMessage",
+    args: (data) => [
+      key(data, "messageId"),
+      data.messageGroupId ?? null,
+      data.messageDeduplicationId ?? null,
+      objectOr(data.messageAttributes),
+      key(data, "messageBody"),
+    ],
+    outcome: parseResultOutcome,
+  },
+  "KinesisRecordReader.parseMessage": {
+    interfaceName: "KinesisRecordReader",
+    method: "parseMessage",
+    args: (data) => [
+      key(data, "streamArn"),
+      key(data, "shardId"),
+      key(data, "partitionKey"),
+      key(data, "sequenceNumber"),
+      key(data, "approximateArrivalTimestamp"),
+      kinesisData(key(data, "data")),
+    ],
+    outcome: parseResultOutcome,
+  },
+  "DynamoDBStreamsRecordReader.parseRecord": {
+    interfaceName: "DynamoDBStreamsRecordReader",
+    method: "parseRecord",
+    args: (data) => {
+      const images = objectOr(data.data);
+      return [
+        key(data, "streamArn"),
+        key(data, "shardId"),
+        key(data, "eventId"),
+        key(data, "eventName"),
+        data.identityPrincipalId ?? null,
+        data.identityType ?? null,
+        key(data, "sequenceNumber"),
+        key(data, "sizeBytes"),
+        key(data, "streamViewType"),
+        key(data, "approximateCreationDateTime"),
+        objectOr(images.keys),
+        objectOr(images.oldImage),
+        objectOr(images.newImage),
+      ];
+    },
+    outcome: parseResultOutcome,
+  },
+  "DynamoDBTableItemReader.parseDynamoDBItem": {
+    interfaceName: "DynamoDBTableItemReader",
+    method: "parseDynamoDBItem",
+    args: (data) => {
+      const images = objectOr(data.data);
+      return [key(data, "tableName"), key(data, "segmentNumber"), objectOr(images.keys), objectOr(images.item)];
+    },
+    outcome: parseResultOutcome,
+  },
+  "SagemakerVectorsInterface.extractDocumentElementsForVectorization": {
+    interfaceName: "SagemakerVectorsInterface",
+    method: "extractDocumentElementsForVectorization",
+    args: (data) => [key(data, "document")],
+    outcome: elementsOutcome,
+  },
+  "SagemakerVectorsInterface.constructVectorDoc": {
+    interfaceName: "SagemakerVectorsInterface",
+    method: "constructVectorDoc",
+    args: (data) => [key(data, "documentInterface"), key(data, "vectorsMap")],
+    outcome: vectorDocOutcome,
+  },
+});
+
+/**
+ * Call `fn` (a key of {@link FUNCTIONS}) of `handler` with the arguments of
+ * one LetsData `data` object (awaiting a returned Promise) and classify the
+ * outcome, as {@link runRecord} does. A line that lacks a key or has a value
+ * of the wrong type rejects with an {@link InputError}: the input's fault, not
+ * the handler's.
+ */
+export async function runCall(handler, fn, data) {
+  const { method, args, outcome } = FUNCTIONS[fn];
+  let values;
+  try {
+    values = args(data);
+  } catch (err) {
+    if (err instanceof MissingKey) throw new InputError(`the data of ${fn} has no key '${err.message}'`);
+    throw new InputError(`not the data of ${fn}: ${describeError(err)}`);
+  }
+  let result;
+  try {
+    result = await handler[method](...values);
+  } catch (err) {
+    return exceptionOutcome(err);
+  }
+  return outcome(result, method);
+}
+
+/** The input failed, not the handler: a line that is not the data of a call. */
+export class InputError extends Error {}
+
 function dumps(value) {
   try {
     const text = JSON.stringify(value);
@@ -193,12 +361,18 @@ function dumps(value) {
   return JSON.stringify(String(value));
 }
 
-/** The stdout line of one outcome (same keys and order as the Python harness). */
-export function outcomeLine(fileName, offset, outcome) {
+/**
+ * The stdout line of one outcome (same keys and order as the Python harness):
+ * `position` is "offset" (a record of a file) or "line" (a call of
+ * `--function`).
+ */
+export function outcomeLine(fileName, offset, outcome, position = "offset") {
   let line =
     '{"file":' +
     JSON.stringify(fileName) +
-    ',"offset":' +
+    ',"' +
+    position +
+    '":' +
     String(offset) +
     ',"status":' +
     JSON.stringify(outcome.status) +
@@ -206,6 +380,7 @@ export function outcomeLine(fileName, offset, outcome) {
     (outcome.document ?? "null") +
     ',"message":' +
     dumps(outcome.message);
+  if ("elements" in outcome) line += ',"elements":' + dumps(outcome.elements);
   if ("exception" in outcome) line += ',"exception":' + dumps(outcome.exception);
   return line + "}";
 }
@@ -411,10 +586,13 @@ function isDirectory(p) {
 
 // ------------------------------------------------------------------ command line
 
-const USAGE = `usage: ${PROG} [-h] --handler PATH [--limit N] [--documents OUT.jsonl] FILE [FILE ...]`;
+const USAGE =
+  `usage: ${PROG} [-h] --handler PATH [--function INTERFACE.METHOD] [--limit N] [--documents OUT.jsonl] ` +
+  `FILE [FILE ...]`;
+const FUNCTION_NAMES = Object.keys(FUNCTIONS).sort();
 const HELP = `${USAGE}
 
-Run a ferry/LetsData SingleFileParser handler over sample files.
+Run a ferry/LetsData handler over sample files.
 
 positional arguments:
   FILE                  input file (gunzipped if it ends with .gz)
@@ -422,6 +600,9 @@ positional arguments:
 options:
   -h, --help            show this help message and exit
   --handler PATH        handler .js/.mjs file, directory with handler.js, or LetsData project directory
+  --function INTERFACE.METHOD
+                        call this function once per JSON line of each FILE instead of running a
+                        SingleFileParser over the files; one of: ${FUNCTION_NAMES.join(", ")}
   --limit N             stop after N records (over all files)
   --documents OUT.jsonl
                         write the SUCCESS documents as flat JSON lines
@@ -438,8 +619,8 @@ function positiveInt(text) {
 
 /** Parse the command line (argparse-like); throws UsageError, returns null for --help. */
 function parseArgs(argv) {
-  const args = { handler: null, limit: null, documents: null, files: [] };
-  const options = { "--handler": "handler", "--limit": "limit", "--documents": "documents" };
+  const args = { handler: null, function: null, limit: null, documents: null, files: [] };
+  const options = { "--handler": "handler", "--function": "function", "--limit": "limit", "--documents": "documents" };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--") {
@@ -460,6 +641,10 @@ function parseArgs(argv) {
           throw new UsageError(`argument ${flag}: expected one argument`);
         }
         value = argv[++i];
+      }
+      if (key === "function" && !Object.hasOwn(FUNCTIONS, value)) {
+        const choices = FUNCTION_NAMES.map((name) => `'${name}'`).join(", ");
+        throw new UsageError(`argument --function: invalid choice: '${value}' (choose from ${choices})`);
       }
       args[key] = key === "limit" ? positiveInt(value) : value;
       continue;
@@ -522,28 +707,32 @@ export async function main(argv = process.argv.slice(2), io = {}) {
     if (e.details) err.write(e.details.endsWith("\n") ? e.details : e.details + "\n");
     return 1;
   }
-  const parser = loaded.interfaces.get("SingleFileParser");
-  if (parser === undefined) {
-    const found = [...loaded.interfaces.keys()].join(", ") || "none";
-    err.write(`ferry.harness: handler ${loaded.path} has no SingleFileParser (it implements: ${found})\n`);
-    return 1;
-  }
-
-  let fileType;
-  try {
-    fileType = await parser.getS3FileType();
-  } catch (e) {
-    return fail(err, "getS3FileType() failed", e);
-  }
-  let startHint;
-  let endHint;
-  try {
-    startHint = await parser.getRecordStartPattern(fileType);
-    endHint = await parser.getRecordEndPattern(fileType);
-    normalizeHint(startHint, "start");
-    normalizeHint(endHint, "end");
-  } catch (e) {
-    return fail(err, "record start/end hints", e);
+  let outcomes;
+  if (args.function !== null) {
+    const { interfaceName } = FUNCTIONS[args.function];
+    const handler = loaded.interfaces.get(interfaceName);
+    if (handler === undefined) return missingInterface(err, loaded, interfaceName);
+    outcomes = callOutcomes(handler, args.function, args.files);
+  } else {
+    const parser = loaded.interfaces.get("SingleFileParser");
+    if (parser === undefined) return missingInterface(err, loaded, "SingleFileParser");
+    let fileType;
+    try {
+      fileType = await parser.getS3FileType();
+    } catch (e) {
+      return fail(err, "getS3FileType() failed", e);
+    }
+    let startHint;
+    let endHint;
+    try {
+      startHint = await parser.getRecordStartPattern(fileType);
+      endHint = await parser.getRecordEndPattern(fileType);
+      normalizeHint(startHint, "start");
+      normalizeHint(endHint, "end");
+    } catch (e) {
+      return fail(err, "record start/end hints", e);
+    }
+    outcomes = fileOutcomes(parser, fileType, [startHint, endHint], args.files, err);
   }
 
   const counts = { SUCCESS: 0, ERROR: 0, SKIP: 0, EXCEPTION: 0 };
@@ -558,31 +747,18 @@ export async function main(argv = process.argv.slice(2), io = {}) {
   }
   let status = 0;
   try {
-    for (const fileName of args.files) {
+    for await (const [fileName, position, index, outcome] of outcomes) {
+      counts[outcome.status] += 1;
+      total += 1;
+      out.write(outcomeLine(fileName, index, outcome, position) + "\n");
+      if (docsFd !== null && outcome.status === "SUCCESS" && outcome.document !== null) {
+        fs.writeSync(docsFd, outcome.document + "\n");
+      }
       if (args.limit !== null && total >= args.limit) break;
-      let resolved;
-      try {
-        resolved = await parser.getResolvedS3FileName(fileType, fileName);
-      } catch (e) {
-        resolved = `<${describeError(e)}>`;
-      }
-      err.write(`${fileName}: s3FileType=${String(fileType)} resolvedS3FileName=${String(resolved)}\n`);
-      let data;
-      try {
-        data = readInput(fileName);
-      } catch (e) {
-        status = fail(err, `cannot read ${fileName}`, e);
-        break;
-      }
-      for (const [offset, record] of iterRecords(data, startHint, endHint)) {
-        const outcome = await runRecord(parser, fileType, fileName, offset, record);
-        counts[outcome.status] += 1;
-        total += 1;
-        out.write(outcomeLine(fileName, offset, outcome) + "\n");
-        if (docsFd !== null && outcome.status === "SUCCESS") fs.writeSync(docsFd, outcome.document + "\n");
-        if (args.limit !== null && total >= args.limit) break;
-      }
     }
+  } catch (e) {
+    if (!(e instanceof InputFailure)) throw e;
+    status = e.cause === undefined ? failed(err, e.message) : fail(err, e.message, e.cause);
   } finally {
     if (docsFd !== null) fs.closeSync(docsFd);
   }
@@ -591,6 +767,73 @@ export async function main(argv = process.argv.slice(2), io = {}) {
       `${counts.SKIP} skipped, ${counts.EXCEPTION} exceptions\n`,
   );
   return status;
+}
+
+function missingInterface(err, loaded, interfaceName) {
+  const found = [...loaded.interfaces.keys()].join(", ") || "none";
+  err.write(`ferry.harness: handler ${loaded.path} has no ${interfaceName} (it implements: ${found})\n`);
+  return 1;
+}
+
+function failed(err, message) {
+  err.write(`ferry.harness: ${message}\n`);
+  return 1;
+}
+
+/** The input failed, not the handler: a file that cannot be read, or a line that is not the data of a call. */
+class InputFailure extends Error {}
+
+/** [file, "offset", offset, outcome] of parseDocument on every record of `files`, cut with the parser's hints. */
+async function* fileOutcomes(parser, fileType, [startHint, endHint], files, err) {
+  for (const fileName of files) {
+    let resolved;
+    try {
+      resolved = await parser.getResolvedS3FileName(fileType, fileName);
+    } catch (e) {
+      resolved = `<${describeError(e)}>`;
+    }
+    err.write(`${fileName}: s3FileType=${String(fileType)} resolvedS3FileName=${String(resolved)}\n`);
+    const data = inputOf(fileName);
+    for (const [offset, record] of iterRecords(data, startHint, endHint)) {
+      yield [fileName, "offset", offset, await runRecord(parser, fileType, fileName, offset, record)];
+    }
+  }
+}
+
+/** [file, "line", number, outcome] of `fn` called once per non-blank JSON line of `files`. */
+async function* callOutcomes(handler, fn, files) {
+  for (const fileName of files) {
+    const lines = new TextDecoder().decode(inputOf(fileName)).split("\n");
+    for (const [index, line] of lines.entries()) {
+      if (line.trim() === "") continue;
+      const where = `${fileName}:${index + 1}`;
+      let data;
+      try {
+        data = JSON.parse(line);
+      } catch (e) {
+        throw new InputFailure(`${where}: not JSON: ${errorMessage(e)}`);
+      }
+      if (data === null || typeof data !== "object" || Array.isArray(data)) {
+        throw new InputFailure(`${where}: not a JSON object`);
+      }
+      let outcome;
+      try {
+        outcome = await runCall(handler, fn, data);
+      } catch (e) {
+        if (e instanceof InputError) throw new InputFailure(`${where}: ${e.message}`);
+        throw e;
+      }
+      yield [fileName, "line", index + 1, outcome];
+    }
+  }
+}
+
+function inputOf(fileName) {
+  try {
+    return readInput(fileName);
+  } catch (e) {
+    throw new InputFailure(`cannot read ${fileName}`, { cause: e });
+  }
 }
 
 function isMainModule() {

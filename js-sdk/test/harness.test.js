@@ -422,3 +422,103 @@ test("the harness module can be imported without running", async () => {
   assert.equal(harness.errorTypeName(Object.assign(new Error("x"), { name: "Custom" })), "Custom");
   assert.equal(harness.errorTypeName(null), "null");
 });
+
+const READERS = `
+import { Document, ParseDocumentResult, ParseDocumentResultStatus, QueueMessageReader,
+         SagemakerVectorsInterface } from "ferry";
+
+export class Queue extends QueueMessageReader {
+  async parseMessage(messageId, messageGroupId, messageDeduplicationId, messageAttributes, messageBody) {
+    if (messageBody === "throw") throw new RangeError("cannot read " + messageId);
+    const doc = Document.of({
+      documentId: messageId,
+      documentKeyValuesMap: { messageGroupId, messageDeduplicationId, messageAttributes, messageBody },
+    });
+    return new ParseDocumentResult(null, doc, ParseDocumentResultStatus.SUCCESS);
+  }
+}
+
+export class Vectors extends SagemakerVectorsInterface {
+  extractDocumentElementsForVectorization(document) {
+    return document.bad ? { docText: 1 } : new Map([["docText", document.docText]]);
+  }
+}
+`;
+
+test("--function calls a reader once per JSON line of LetsData request data", () => {
+  write("readers.mjs", READERS);
+  write(
+    "queue.jsonl",
+    '{"messageId":"m-1","messageAttributes":{"a":"1"},"messageBody":"hi"}\n\n' +
+      '{"messageId":"m-2","messageGroupId":"g","messageBody":"throw"}\n',
+  );
+
+  const res = run(["--handler", "readers.mjs", "--function", "QueueMessageReader.parseMessage", "queue.jsonl"]);
+
+  assert.equal(res.code, 0, res.stderr);
+  const [first, second] = lines(res.stdout);
+  assert.deepEqual(first, {
+    file: "queue.jsonl",
+    line: 1,
+    status: "SUCCESS",
+    document: {
+      documentId: "m-1",
+      recordType: null,
+      partitionKey: null,
+      documentMetadata: {},
+      messageGroupId: null,
+      messageDeduplicationId: null,
+      messageAttributes: { a: "1" },
+      messageBody: "hi",
+    },
+    message: null,
+  });
+  assert.equal(second.line, 3); // the blank line counts, as in an editor
+  assert.equal(second.status, "EXCEPTION");
+  assert.deepEqual(second.document, null);
+  assert.equal(second.message, "RangeError: cannot read m-2");
+  assert.equal(lastLine(res.stderr), "2 records: 1 documents, 0 errors, 0 skipped, 1 exceptions");
+});
+
+test("--function reports element maps, and invalid ones as EXCEPTION", () => {
+  write("readers.mjs", READERS);
+  write("vectors.jsonl", '{"document":{"docText":"hello"}}\n{"document":{"bad":true}}\n');
+
+  const fn = "SagemakerVectorsInterface.extractDocumentElementsForVectorization";
+  const res = run(["--handler", "readers.mjs", "--function", fn, "vectors.jsonl"]);
+
+  assert.equal(res.code, 0, res.stderr);
+  const [good, bad] = lines(res.stdout);
+  assert.deepEqual(good.elements, { docText: "hello" });
+  assert.equal(good.status, "SUCCESS");
+  assert.equal(bad.status, "EXCEPTION");
+  assert.equal(
+    bad.message,
+    'extractDocumentElementsForVectorization returned the element "docText": 1; names and texts must be strings',
+  );
+});
+
+test("--function: input that is not a call's data exits 1, a missing interface 1, an unknown function 2", () => {
+  write("readers.mjs", READERS);
+  const queue = (file, text) => {
+    write(file, text);
+    return run(["--handler", "readers.mjs", "--function", "QueueMessageReader.parseMessage", file]);
+  };
+
+  const missingKey = queue("missing.jsonl", '{"messageId":"m-1","messageBody":"hi"}\n{"messageId":"m-2"}\n');
+  assert.equal(missingKey.code, 1);
+  assert.equal(lines(missingKey.stdout).length, 1); // the good line before it ran
+  assert.match(missingKey.stderr, /missing\.jsonl:2: the data of QueueMessageReader\.parseMessage has no key 'messageBody'/);
+  assert.equal(lastLine(missingKey.stderr), "1 records: 1 documents, 0 errors, 0 skipped, 0 exceptions");
+
+  assert.equal(queue("garbage.jsonl", "not json\n").code, 1);
+  assert.match(queue("array.jsonl", "[1]\n").stderr, /array\.jsonl:1: not a JSON object/);
+
+  const kinesis = run(["--handler", "readers.mjs", "--function", "KinesisRecordReader.parseMessage", "array.jsonl"]);
+  assert.equal(kinesis.code, 1);
+  assert.match(kinesis.stderr, /has no KinesisRecordReader \(it implements: QueueMessageReader, SagemakerVectorsInterface\)/);
+
+  const unknown = run(["--handler", "readers.mjs", "--function", "Queue.parse", "array.jsonl"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /argument --function: invalid choice: 'Queue\.parse'/);
+});

@@ -177,3 +177,111 @@ test("Python and JavaScript handlers give the same harness output", (t) => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+const CONFORMANCE_DIR = path.resolve(SDK_DIR, "..", "tests", "conformance");
+
+/** One input file of `--function` per function: LetsData request data, a line per call. */
+const CALLS = {
+  "QueueMessageReader.parseMessage": [
+    { messageId: "m-1", messageAttributes: { zeta: "z", alpha: "ü" }, messageBody: "doc:d1" },
+    { messageId: "m-2", messageGroupId: "g", messageDeduplicationId: "dd", messageAttributes: {}, messageBody: "doc:d2" },
+    { messageId: "m-3", messageAttributes: {}, messageBody: "skip:duplicate" },
+    { messageId: "m-4", messageAttributes: {}, messageBody: "error:not JSON" },
+    { messageId: "m-5", messageAttributes: {}, messageBody: "raise:bad message" },
+    { messageId: "m-6", messageAttributes: {}, messageBody: "retry:busy" },
+    { messageId: "m-7", messageAttributes: {}, messageBody: "invalid" },
+    { messageId: "m-8", messageAttributes: {}, messageBody: "skipnone" },
+  ],
+  "KinesisRecordReader.parseMessage": [
+    { data: "doc:k-1" },
+    { data: "bin:ü" },
+    { data: "skip:dup" },
+  ].map((line, index) => ({
+    streamArn: "arn:aws:kinesis:us-east-1:1:stream/s",
+    shardId: "shardId-000000000001",
+    partitionKey: "pk",
+    sequenceNumber: `4964${index}`,
+    approximateArrivalTimestamp: 1701785944187,
+    ...line,
+  })),
+  "DynamoDBStreamsRecordReader.parseRecord": [
+    { eventId: "doc", data: { keys: { id: "a", n: 2 }, newImage: { id: "a", v: 1.5, tags: ["x"] } } },
+    { eventId: "doc", identityPrincipalId: "dynamodb.amazonaws.com", identityType: "Service", data: { keys: { id: "b" } } },
+    { eventId: "error:bad image", data: {} },
+  ].map((line) => ({
+    streamArn: "arn:aws:dynamodb:us-east-1:1:table/T/stream/x",
+    shardId: "shard-1",
+    eventName: "MODIFY",
+    sequenceNumber: "0042",
+    sizeBytes: 321,
+    streamViewType: "NEW_AND_OLD_IMAGES",
+    approximateCreationDateTime: 1702839323,
+    ...line,
+  })),
+  "DynamoDBTableItemReader.parseDynamoDBItem": [
+    { tableName: "doc:p-1", segmentNumber: 2, data: { keys: { id: "x", sk: 7 }, item: { id: "x", q: 3 } } },
+    { tableName: "skip:empty", segmentNumber: 3, data: { keys: { id: "y" } } },
+  ],
+  "SagemakerVectorsInterface.extractDocumentElementsForVectorization": [
+    { document: { documentId: "d", command: "elements", textA: "alpha", textB: "βeta", other: 1 } },
+    { document: { documentId: "d", command: "raise:no text" } },
+  ],
+  "SagemakerVectorsInterface.constructVectorDoc": [
+    {
+      documentInterface: {
+        documentId: "d",
+        partitionKey: "p",
+        documentMetadata: { m: 1 },
+        command: "vectors",
+        textA: "alpha",
+        url: "u",
+      },
+      vectorsMap: { textA: [0.5, -1.5, 0.25] },
+    },
+    { documentInterface: { documentId: "d", command: "error:no vectors" }, vectorsMap: {} },
+  ],
+};
+
+/** A harness line without its traceback, which each language renders its own way. */
+function withoutTraceback(line) {
+  const outcome = JSON.parse(line);
+  if (outcome.exception) outcome.exception.traceback = null;
+  return JSON.stringify(outcome);
+}
+
+test("Python and JavaScript conformance handlers give the same --function harness output", (t) => {
+  if (!fs.existsSync(PY_SRC) || !pythonAvailable()) {
+    t.skip("python3 with the ferry Python SDK is not available");
+    return;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ferry-parity-"));
+  try {
+    // The twins of tests/conformance; the JavaScript one imports this SDK by URL.
+    const js = fs.readFileSync(path.join(CONFORMANCE_DIR, "handler.mjs"), "utf8").replace('from "ferry"', `from ${JSON.stringify(INDEX_URL)}`);
+    fs.writeFileSync(path.join(dir, "handler.mjs"), js);
+    fs.copyFileSync(path.join(CONFORMANCE_DIR, "handler.py"), path.join(dir, "handler.py"));
+    for (const [fn, calls] of Object.entries(CALLS)) {
+      const input = `${fn}.jsonl`;
+      fs.writeFileSync(path.join(dir, input), calls.map((data) => JSON.stringify(data)).join("\n") + "\n\n");
+      const run = (command, args, env) =>
+        spawnSync(command, [...args, "--function", fn, "--documents", "docs.jsonl", input], {
+          cwd: dir,
+          env,
+          encoding: "utf8",
+          timeout: 60_000,
+        });
+      const py = run("python3", ["-m", "ferry.harness", "--handler", "handler.py"], { ...process.env, PYTHONPATH: PY_SRC });
+      const pyDocuments = fs.readFileSync(path.join(dir, "docs.jsonl"), "utf8");
+      const jsRun = run(process.execPath, [HARNESS, "--handler", "handler.mjs"], process.env);
+      assert.equal(py.status, 0, py.stderr);
+      assert.equal(jsRun.status, 0, jsRun.stderr);
+      const lines = (text) => text.trim().split("\n").map(withoutTraceback);
+      assert.equal(lines(py.stdout).length, calls.length, fn);
+      assert.deepEqual(lines(jsRun.stdout), lines(py.stdout), fn);
+      assert.equal(fs.readFileSync(path.join(dir, "docs.jsonl"), "utf8"), pyDocuments, fn);
+      assert.equal(jsRun.stderr.trim().split("\n").at(-1), py.stderr.trim().split("\n").at(-1), fn);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
