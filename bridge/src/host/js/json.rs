@@ -1,20 +1,23 @@
 //! Writes a JavaScript document's flat JSON in Rust, straight from the
 //! engine's values, through the writer every host shares
-//! ([`crate::flat_json`]). Serializing in the engine (the SDK's `flatJson`)
-//! cost about a third of a simple handler's time per record.
+//! ([`crate::flat_json`]), instead of running the SDK's `flatJson` (a
+//! strict `JSON.stringify` calling a JavaScript replacer for every value)
+//! in the engine on every record.
 //!
-//! The output is byte for byte what `flatJson` (a strict `JSON.stringify`)
-//! writes for the values handled here: `null`, `undefined`, booleans,
-//! strings, finite numbers, arrays and plain objects (of `Object.prototype`
-//! or none) that have no `toJSON`. Anything else is [`Unsupported`]: a
-//! class instance (a Map, a Date, a boxed primitive), any object with
-//! `toJSON`, a typed array, a proxy, a bigint, a function or symbol, NaN or
-//! an infinity, a string holding U+FFFD (which is how the engine hands over
-//! a lone surrogate), a cycle, nesting deeper than [`MAX_DEPTH`], a getter
-//! that throws. The caller then lets the glue
-//! serialize the whole document with `flatJson`, which writes it or throws
-//! the error the handler's author sees; only time is lost on such rare
-//! documents (and a getter with side effects runs twice).
+//! The output is byte for byte what `flatJson` writes for the values
+//! handled here: `null`, `undefined`, booleans, strings, finite numbers,
+//! arrays and plain objects (of `Object.prototype` or none) that have no
+//! `toJSON`. Anything else is [`Unsupported`]: a class instance (a Map, a
+//! Date, a boxed primitive), any object with `toJSON`, a typed array, a
+//! proxy, a bigint, a function or symbol, NaN or an infinity, a string
+//! holding U+FFFD (which is how the engine hands over a lone surrogate), a
+//! cycle, nesting deeper than [`MAX_DEPTH`], a getter that throws. The
+//! caller then lets the glue serialize the whole document with `flatJson`,
+//! which writes it or throws the error the handler's author sees; only time
+//! is lost on such rare documents (and a getter with side effects runs
+//! twice). Objects are told apart by prototype, so a Map or boxed number
+//! whose prototype was swapped for `Object.prototype` would be written as a
+//! plain object.
 
 use std::cell::RefCell;
 
