@@ -106,6 +106,13 @@ pub fn interface_of(function: pb::Function) -> Option<pb::Interface> {
         | F::SingleFileParserGetRecordStartPattern
         | F::SingleFileParserGetRecordEndPattern
         | F::SingleFileParserParseDocument => Some(pb::Interface::SingleFileParser),
+        F::QueueMessageReaderParseMessage => Some(pb::Interface::QueueMessageReader),
+        F::KinesisRecordReaderParseMessage => Some(pb::Interface::KinesisRecordReader),
+        F::DynamodbStreamsRecordReaderParseRecord => Some(pb::Interface::DynamodbStreamsRecordReader),
+        F::DynamodbTableItemReaderParseDynamodbItem => Some(pb::Interface::DynamodbTableItemReader),
+        F::SagemakerVectorsExtractDocumentElements | F::SagemakerVectorsConstructVectorDoc => {
+            Some(pb::Interface::SagemakerVectors)
+        }
     }
 }
 
@@ -125,6 +132,12 @@ pub fn check_request(request: &pb::InvokeRequest) -> Result<pb::Interface, Handl
                 | (F::SingleFileParserGetRecordStartPattern, Some(Args::GetRecordStartPattern(_)))
                 | (F::SingleFileParserGetRecordEndPattern, Some(Args::GetRecordEndPattern(_)))
                 | (F::SingleFileParserParseDocument, Some(Args::ParseDocument(_)))
+                | (F::QueueMessageReaderParseMessage, Some(Args::QueueMessage(_)))
+                | (F::KinesisRecordReaderParseMessage, Some(Args::KinesisRecord(_)))
+                | (F::DynamodbStreamsRecordReaderParseRecord, Some(Args::DynamodbStreamsRecord(_)))
+                | (F::DynamodbTableItemReaderParseDynamodbItem, Some(Args::DynamodbTableItem(_)))
+                | (F::SagemakerVectorsExtractDocumentElements, Some(Args::ExtractDocumentElements(_)))
+                | (F::SagemakerVectorsConstructVectorDoc, Some(Args::ConstructVectorDoc(_)))
         );
         if !fits {
             return Err(HandlerError::InvalidRequest(format!(
@@ -145,6 +158,11 @@ pub fn method_name(function: pb::Function) -> &'static str {
         pb::Function::SingleFileParserGetRecordStartPattern => "getRecordStartPattern",
         pb::Function::SingleFileParserGetRecordEndPattern => "getRecordEndPattern",
         pb::Function::SingleFileParserParseDocument => "parseDocument",
+        pb::Function::QueueMessageReaderParseMessage | pb::Function::KinesisRecordReaderParseMessage => "parseMessage",
+        pb::Function::DynamodbStreamsRecordReaderParseRecord => "parseRecord",
+        pb::Function::DynamodbTableItemReaderParseDynamodbItem => "parseDynamoDBItem",
+        pb::Function::SagemakerVectorsExtractDocumentElements => "extractDocumentElementsForVectorization",
+        pb::Function::SagemakerVectorsConstructVectorDoc => "constructVectorDoc",
     }
 }
 
