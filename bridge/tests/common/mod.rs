@@ -55,14 +55,8 @@ impl RunningBridge {
     /// listens.
     pub fn start_with(language: &str, handler: &Path, extra_args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("create a tempdir for the socket");
-        let mut bridge =
-            Self::try_start_with(language, handler, &dir.path().join("bridge.sock"), extra_args)
-                .unwrap_or_else(|failure| {
-                    panic!(
-                        "ferry-bridge exited with {}:\n{}",
-                        failure.status, failure.stderr
-                    )
-                });
+        let mut bridge = Self::try_start_with(language, handler, &dir.path().join("bridge.sock"), extra_args)
+            .unwrap_or_else(|failure| panic!("ferry-bridge exited with {}:\n{}", failure.status, failure.stderr));
         bridge._socket_dir = Some(dir);
         bridge
     }
@@ -102,28 +96,15 @@ impl RunningBridge {
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout is piped");
         let (log, log_reader) = collect_log(child.stderr.take().expect("stderr is piped"));
-        let mut bridge = RunningBridge {
-            child: Some(child),
-            stdin,
-            socket: socket.to_path_buf(),
-            log,
-            _socket_dir: None,
-        };
+        let mut bridge =
+            RunningBridge { child: Some(child), stdin, socket: socket.to_path_buf(), log, _socket_dir: None };
         if bridge.read_until_listening(stdout) {
             return Ok(bridge);
         }
-        let status = bridge
-            .child
-            .take()
-            .expect("the child is held")
-            .wait()
-            .expect("wait for the bridge");
+        let status = bridge.child.take().expect("the child is held").wait().expect("wait for the bridge");
         // The whole log: the reader has seen end of file once it returns.
         let _ = log_reader.join();
-        Err(StartFailure {
-            status,
-            stderr: bridge.stderr(),
-        })
+        Err(StartFailure { status, stderr: bridge.stderr() })
     }
 
     /// Reads stdout up to the ready line; false when stdout ends first.
@@ -133,11 +114,7 @@ impl RunningBridge {
         let mut line = String::new();
         loop {
             line.clear();
-            if lines
-                .read_line(&mut line)
-                .expect("read the bridge's stdout")
-                == 0
-            {
+            if lines.read_line(&mut line).expect("read the bridge's stdout") == 0 {
                 return false;
             }
             if line.trim_end() == expected {
@@ -161,13 +138,8 @@ impl RunningBridge {
     /// Waits until the bridge's log contains `text`.
     pub async fn wait_for_log(&self, text: &str) {
         let mut log = self.log.clone();
-        let found =
-            tokio::time::timeout(PROCESS_DEADLINE, log.wait_for(|log| log.contains(text))).await;
-        assert!(
-            matches!(found, Ok(Ok(_))),
-            "the bridge never logged {text:?}; its log:\n{}",
-            self.stderr()
-        );
+        let found = tokio::time::timeout(PROCESS_DEADLINE, log.wait_for(|log| log.contains(text))).await;
+        assert!(matches!(found, Ok(Ok(_))), "the bridge never logged {text:?}; its log:\n{}", self.stderr());
     }
 
     /// The bridge's process id.
@@ -177,10 +149,7 @@ impl RunningBridge {
 
     /// A client on a new connection to the bridge.
     pub async fn client(&self) -> Client {
-        let channel = ListenAddr::Unix(self.socket.clone())
-            .connect()
-            .await
-            .expect("connect to the bridge's socket");
+        let channel = ListenAddr::Unix(self.socket.clone()).connect().await.expect("connect to the bridge's socket");
         BridgeClient::new(channel)
     }
 
@@ -236,29 +205,17 @@ fn collect_log(stderr: ChildStderr) -> (watch::Receiver<String>, std::thread::Jo
 /// A handler file or directory under `tests/fixtures`, as the bridge
 /// resolves it (the loader names resolved paths in its messages).
 pub fn fixture(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
-    path.canonicalize()
-        .unwrap_or_else(|err| panic!("fixture {}: {err}", path.display()))
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    path.canonicalize().unwrap_or_else(|err| panic!("fixture {}: {err}", path.display()))
 }
 
 /// The 1-based number of the only line of `file` containing `marker`, so
 /// tests about tracebacks survive edits of the fixture.
 pub fn line_of(file: &Path, marker: &str) -> usize {
     let source = std::fs::read_to_string(file).expect("read the fixture");
-    let found: Vec<usize> = source
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| line.contains(marker))
-        .map(|(index, _)| index + 1)
-        .collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "{marker:?} must occur on exactly one line of {}",
-        file.display()
-    );
+    let found: Vec<usize> =
+        source.lines().enumerate().filter(|(_, line)| line.contains(marker)).map(|(index, _)| index + 1).collect();
+    assert_eq!(found.len(), 1, "{marker:?} must occur on exactly one line of {}", file.display());
     found[0]
 }
 
@@ -283,32 +240,19 @@ pub fn parse_call(offset: u64, record: &[u8]) -> pb::Call {
 
 /// A parseDocument batch of `records`, at offsets 0, 100, 200, ...
 pub fn parse_request<R: AsRef<[u8]>>(records: &[R]) -> pb::InvokeRequest {
-    let calls = records
-        .iter()
-        .enumerate()
-        .map(|(index, record)| parse_call(index as u64 * 100, record.as_ref()))
-        .collect();
+    let calls =
+        records.iter().enumerate().map(|(index, record)| parse_call(index as u64 * 100, record.as_ref())).collect();
     request(pb::Function::SingleFileParserParseDocument, calls)
 }
 
 pub fn request(function: pb::Function, calls: Vec<pb::Call>) -> pb::InvokeRequest {
-    pb::InvokeRequest {
-        function: function.into(),
-        calls,
-        call_timeout_ms: 0,
-        traceparent: String::new(),
-    }
+    pb::InvokeRequest { function: function.into(), calls, call_timeout_ms: 0, traceparent: String::new() }
 }
 
 /// Invokes a batch that must succeed as a whole, returning its outcomes.
 pub async fn invoke(client: &mut Client, request: pb::InvokeRequest) -> Vec<pb::Outcome> {
     let calls = request.calls.len();
-    let outcomes = client
-        .invoke(request)
-        .await
-        .expect("the batch runs")
-        .into_inner()
-        .outcomes;
+    let outcomes = client.invoke(request).await.expect("the batch runs").into_inner().outcomes;
     assert_eq!(outcomes.len(), calls, "one outcome per call");
     outcomes
 }
@@ -327,10 +271,7 @@ pub fn expect_parsed(outcome: &pb::Outcome) -> &pb::ParseDocumentResult {
 
 /// The document of a parsed outcome.
 pub fn expect_document(outcome: &pb::Outcome) -> &pb::Document {
-    expect_parsed(outcome)
-        .document
-        .as_ref()
-        .expect("the result carries a document")
+    expect_parsed(outcome).document.as_ref().expect("the result carries a document")
 }
 
 /// The flat JSON of a parsed outcome's document, as text.
@@ -394,10 +335,7 @@ pub fn js_files_under(dir: &Path) -> Vec<PathBuf> {
             if path.file_name().is_some_and(|name| name != "node_modules") {
                 files.extend(js_files_under(&path));
             }
-        } else if path
-            .extension()
-            .is_some_and(|ext| ext == "js" || ext == "mjs")
-        {
+        } else if path.extension().is_some_and(|ext| ext == "js" || ext == "mjs") {
             files.push(path);
         }
     }
