@@ -12,4 +12,5 @@ pub mod pipeline;
 pub mod run;
 pub mod sinks;
 pub mod sources;
+pub mod state_machine;
 pub mod store;

@@ -18,10 +18,14 @@ use tokio_util::sync::CancellationToken;
 use crate::bridge_client::{BridgeClient, BridgeError, BridgeProcess, SpawnError};
 use crate::config::{self, ConfigError, DatasetConfig, ErrorConnector, Language, ReadConnector, WriteConnector};
 use crate::error_sinks::folder::ErrorFolder;
-use crate::pipeline::{FileTask, RunCounters, TaskReport, TaskServices, run_file_task};
+use crate::pipeline::{RunCounters, Task, TaskReport, TaskServices, run_task};
 use crate::sinks::task_file_stem;
+use crate::sources::TaskUnit;
+use crate::sources::file::FileUnit;
+use crate::state_machine::{self, MissingStateMachine};
 use crate::store::{Progress, State, StoreError, TaskEnd, TaskStore};
 use ferry_bridge::Handler;
+use ferry_bridge::host::rust::StateMachines;
 
 /// How `ferry run` is set up, apart from the dataset file.
 #[derive(Clone)]
@@ -33,6 +37,9 @@ pub struct RunOptions {
     /// The Rust handlers linked into this binary, for datasets whose
     /// `artifactImplementationLanguage` is Rust.
     pub rust_handler: Option<Arc<dyn Handler>>,
+    /// The state machine readers linked into this binary, for datasets
+    /// read by one.
+    pub rust_state_machines: Option<StateMachines>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -41,6 +48,7 @@ impl std::fmt::Debug for RunOptions {
             .field("bridge_binary", &self.bridge_binary)
             .field("restart", &self.restart)
             .field("rust_handler", &self.rust_handler.is_some())
+            .field("rust_state_machines", &self.rust_state_machines)
             .finish()
     }
 }
@@ -83,6 +91,8 @@ pub enum RunError {
         "the dataset's handler is written in Rust, and this ferry binary has no Rust handlers linked in: run the binary your handler crate builds (see examples/rust-logs)"
     )]
     NoRustHandlers,
+    #[error(transparent)]
+    StateMachine(#[from] MissingStateMachine),
     /// A working directory (bridge sockets) could not be created.
     #[error("cannot create a directory for bridge sockets: {0}")]
     SocketDir(std::io::Error),
@@ -116,23 +126,23 @@ pub async fn run_dataset(
         store.delete_dataset(&config.name).await?;
     }
     store.open_dataset(&config.name, &digest, &text).await?;
-    let task_ids: Vec<String> = config.manifest.iter().map(|entry| entry.name.clone()).collect();
+    let units = match state_machine::task_units(&config, options.rust_state_machines.as_ref())? {
+        Some(units) => units,
+        None => task_units(&config),
+    };
+    let task_ids: Vec<String> = units.iter().map(|(id, _)| id.clone()).collect();
     store.ensure_tasks(&config.name, &task_ids).await?;
     let records = store.tasks(&config.name).await?;
-    let pending: Vec<_> = config
-        .manifest
+    let pending: Vec<_> = units
         .iter()
-        .filter(|entry| {
-            records
-                .iter()
-                .find(|record| record.task_id == entry.name)
-                .is_none_or(|record| record.state != State::Completed)
+        .filter(|(id, _)| {
+            records.iter().find(|record| &record.task_id == id).is_none_or(|record| record.state != State::Completed)
         })
         .cloned()
         .collect();
     let (output_directory, error_directory) = directories(&config);
-    let tasks_already_complete = config.manifest.len() - pending.len();
-    let pending_bytes = pending.iter().map(|entry| crate::sources::file::disk_size(&entry.path)).sum();
+    let tasks_already_complete = units.len() - pending.len();
+    let pending_bytes = pending.iter().map(|(_, unit)| unit.stored_bytes()).sum();
     counters.total_disk_bytes.store(pending_bytes, std::sync::atomic::Ordering::Relaxed);
 
     let mut reports = Vec::new();
@@ -171,6 +181,15 @@ pub async fn run_dataset(
     })
 }
 
+/// The tasks of the dataset, by id, in the order to run them.
+fn task_units(config: &DatasetConfig) -> Vec<(String, Arc<dyn TaskUnit>)> {
+    config
+        .manifest
+        .iter()
+        .map(|entry| (entry.name.clone(), Arc::new(FileUnit(entry.clone())) as Arc<dyn TaskUnit>))
+        .collect()
+}
+
 fn directories(config: &DatasetConfig) -> (PathBuf, PathBuf) {
     let WriteConnector::File { directory: output } = &config.write;
     let ErrorConnector::Folder { directory: errors } = &config.error;
@@ -179,7 +198,7 @@ fn directories(config: &DatasetConfig) -> (PathBuf, PathBuf) {
 
 async fn run_tasks(
     config: &DatasetConfig,
-    pending: &[config::ManifestEntry],
+    pending: &[(String, Arc<dyn TaskUnit>)],
     store: Arc<dyn TaskStore>,
     options: &RunOptions,
     counters: &Arc<RunCounters>,
@@ -190,7 +209,10 @@ async fn run_tasks(
         (Language::Rust, _) => {
             let handler = options.rust_handler.clone().ok_or(RunError::NoRustHandlers)?;
             let client = BridgeClient::in_process(handler)?;
-            client.require(pb::Interface::SingleFileParser)?;
+            // State machine readers are called directly, not through it.
+            if !state_machine::reads(config) {
+                client.require(pb::Interface::SingleFileParser)?;
+            }
             (vec![client], Vec::new(), None)
         }
         (language, Some(handler)) => {
@@ -206,11 +228,12 @@ async fn run_tasks(
     let run_id = format!("{}-{}", crate::store::now_ms(), std::process::id());
     let errors = ErrorFolder::new(&error_directory);
     let reports = futures::stream::iter(pending.iter().enumerate())
-        .map(|(index, entry)| {
-            let task = FileTask {
+        .map(|(index, (id, unit))| {
+            let task = Task {
                 dataset: config.name.clone(),
-                entry: entry.clone(),
-                output: output_directory.join(format!("{}.jsonl", task_file_stem(&entry.name))),
+                id: id.clone(),
+                unit: Arc::clone(unit),
+                output: output_directory.join(format!("{}.jsonl", task_file_stem(id))),
                 compute: config.compute.clone(),
                 run_id: run_id.clone(),
             };
@@ -225,7 +248,7 @@ async fn run_tasks(
                 if services.cancel.is_cancelled() {
                     return None;
                 }
-                Some(run_file_task(task, services).await)
+                Some(run_task(task, services).await)
             }
         })
         .buffer_unordered(config.compute.concurrency)
@@ -237,10 +260,10 @@ async fn run_tasks(
     if cancel.is_cancelled() {
         // Tasks that never started were interrupted too, as far as the
         // caller is concerned.
-        for entry in pending {
-            if !reports.iter().any(|report| report.task_id == entry.name) {
+        for (id, _) in pending {
+            if !reports.iter().any(|report| &report.task_id == id) {
                 reports.push(TaskReport {
-                    task_id: entry.name.clone(),
+                    task_id: id.clone(),
                     end: TaskEnd::Interrupted,
                     progress: Progress::default(),
                 });

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use ferry_bridge::Handler;
+use ferry_bridge::host::rust::RustHandlers;
 use tokio_util::sync::CancellationToken;
 
 use crate::bridge_client::default_bridge_binary;
@@ -89,13 +90,14 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs the CLI with the user's Rust handlers linked in: datasets whose
-/// `artifactImplementationLanguage` is `Rust` call them in process. A
+/// `artifactImplementationLanguage` is `Rust` call them in process, and
+/// those read by a state machine reader call its registered parser. A
 /// handler crate's `main` is just `ferry_task_host::cli::main_with(...)`.
-pub fn main_with(rust_handler: impl Handler) -> ExitCode {
-    run_cli(Some(Arc::new(rust_handler)))
+pub fn main_with(rust_handlers: RustHandlers) -> ExitCode {
+    run_cli(Some(rust_handlers))
 }
 
-fn run_cli(rust_handler: Option<Arc<dyn Handler>>) -> ExitCode {
+fn run_cli(rust_handlers: Option<RustHandlers>) -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -112,10 +114,10 @@ fn run_cli(rust_handler: Option<Arc<dyn Handler>>) -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
-    ExitCode::from(runtime.block_on(dispatch(cli, rust_handler)))
+    ExitCode::from(runtime.block_on(dispatch(cli, rust_handlers)))
 }
 
-async fn dispatch(cli: Cli, rust_handler: Option<Arc<dyn Handler>>) -> u8 {
+async fn dispatch(cli: Cli, rust_handlers: Option<RustHandlers>) -> u8 {
     let store = match SqliteTaskStore::open(&cli.store) {
         Ok(store) => Arc::new(store),
         Err(err) => {
@@ -125,8 +127,12 @@ async fn dispatch(cli: Cli, rust_handler: Option<Arc<dyn Handler>>) -> u8 {
     };
     let result = match cli.command {
         Command::Run { dataset, restart, bridge_bin } => {
-            let options =
-                RunOptions { bridge_binary: bridge_bin.unwrap_or_else(default_bridge_binary), restart, rust_handler };
+            let options = RunOptions {
+                bridge_binary: bridge_bin.unwrap_or_else(default_bridge_binary),
+                restart,
+                rust_state_machines: rust_handlers.as_ref().map(RustHandlers::state_machines),
+                rust_handler: rust_handlers.map(|handlers| Arc::new(handlers) as Arc<dyn Handler>),
+            };
             return run(&dataset, store, &options).await;
         }
         Command::Datasets { command: DatasetsCommand::List { json } } => {

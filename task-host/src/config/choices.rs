@@ -14,11 +14,7 @@ use super::Language;
 /// `"Single File Reader"`, `"SINGLEFILEREADER"` and `"single_file_reader"`
 /// compare equal.
 pub(super) fn normalise(value: &str) -> String {
-    value
-        .chars()
-        .filter(|c| !(c.is_whitespace() || *c == '_' || *c == '-'))
-        .flat_map(char::to_lowercase)
-        .collect()
+    value.chars().filter(|c| !(c.is_whitespace() || *c == '_' || *c == '-')).flat_map(char::to_lowercase).collect()
 }
 
 /// The values one enum field accepts.
@@ -38,20 +34,13 @@ impl<T: Copy> Choices<T> {
     /// cannot be used.
     pub(super) fn pick(&self, given: &str) -> Result<T, String> {
         let wanted = normalise(given);
-        match self
-            .entries
-            .iter()
-            .find(|(name, _)| normalise(name) == wanted)
-        {
+        match self.entries.iter().find(|(name, _)| normalise(name) == wanted) {
             Some((_, Some(value))) => Ok(*value),
             Some((_, None)) => Err(format!(
                 "{given:?} is not available in this build; available: {}",
                 self.names(|available| available.is_some())
             )),
-            None => Err(format!(
-                "expected one of: {}; got {given:?}",
-                self.names(|_| true)
-            )),
+            None => Err(format!("expected one of: {}; got {given:?}", self.names(|_| true))),
         }
     }
 
@@ -59,19 +48,11 @@ impl<T: Copy> Choices<T> {
     /// available in this build or not.
     pub(super) fn canonical(&self, given: &str) -> Option<&'static str> {
         let wanted = normalise(given);
-        self.entries
-            .iter()
-            .map(|(name, _)| *name)
-            .find(|name| normalise(name) == wanted)
+        self.entries.iter().map(|(name, _)| *name).find(|name| normalise(name) == wanted)
     }
 
     fn names(&self, keep: impl Fn(&Option<T>) -> bool) -> String {
-        let names: Vec<&str> = self
-            .entries
-            .iter()
-            .filter(|(_, value)| keep(value))
-            .map(|(name, _)| *name)
-            .collect();
+        let names: Vec<&str> = self.entries.iter().filter(|(_, value)| keep(value)).map(|(name, _)| *name).collect();
         names.join(", ")
     }
 }
@@ -98,14 +79,20 @@ pub(super) static READ_DESTINATIONS: Choices<ReadDestination> = Choices::new(&[
 pub(super) enum ReaderType {
     /// Each manifest entry is one file, read start to end.
     SingleFileReader,
+    /// Each manifest entry is one file, read record by record by a
+    /// stateful Rust parser.
+    SingleFileStateMachine,
+    /// Each manifest line names several files, read together by a
+    /// stateful Rust reader.
+    MultipleFileStateMachine,
 }
 
 /// `readConnector.readerType` and `manifestFile.readerType`.
 pub(super) static READER_TYPES: Choices<ReaderType> = Choices::new(&[
     ("SingleFileReader", Some(ReaderType::SingleFileReader)),
     ("KinesisStreamReader", None),
-    ("SingleFileStateMachineReader", None),
-    ("MultipleFileStateMachineReader", None),
+    ("SingleFileStateMachineReader", Some(ReaderType::SingleFileStateMachine)),
+    ("MultipleFileStateMachineReader", Some(ReaderType::MultipleFileStateMachine)),
     ("SparkReader", None),
 ]);
 
@@ -152,11 +139,8 @@ pub(super) enum ComputeEngineType {
 }
 
 /// `computeEngine.computeEngineType`.
-pub(super) static COMPUTE_ENGINE_TYPES: Choices<ComputeEngineType> = Choices::new(&[
-    ("Local", Some(ComputeEngineType::Local)),
-    ("Lambda", None),
-    ("LAMBDA_AND_SAGEMAKER", None),
-]);
+pub(super) static COMPUTE_ENGINE_TYPES: Choices<ComputeEngineType> =
+    Choices::new(&[("Local", Some(ComputeEngineType::Local)), ("Lambda", None), ("LAMBDA_AND_SAGEMAKER", None)]);
 
 /// What a manifest file lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,18 +163,10 @@ mod tests {
 
     #[test]
     fn spellings_that_differ_only_in_case_spaces_underscores_and_hyphens_are_equal() {
-        for given in [
-            "Single File Reader",
-            "SINGLEFILEREADER",
-            "single_file_reader",
-            "single-file-reader",
-        ] {
+        for given in ["Single File Reader", "SINGLEFILEREADER", "single_file_reader", "single-file-reader"] {
             assert_eq!(READER_TYPES.pick(given), Ok(ReaderType::SingleFileReader));
         }
-        assert_eq!(
-            COMPUTE_ENGINE_TYPES.canonical("lambda and sagemaker"),
-            Some("LAMBDA_AND_SAGEMAKER")
-        );
+        assert_eq!(COMPUTE_ENGINE_TYPES.canonical("lambda and sagemaker"), Some("LAMBDA_AND_SAGEMAKER"));
     }
 
     #[test]
@@ -203,10 +179,7 @@ mod tests {
 
     #[test]
     fn unknown_values_list_every_recognised_value() {
-        assert_eq!(
-            ERROR_DESTINATIONS.pick("Fold"),
-            Err(r#"expected one of: Folder, S3; got "Fold""#.to_owned())
-        );
+        assert_eq!(ERROR_DESTINATIONS.pick("Fold"), Err(r#"expected one of: Folder, S3; got "Fold""#.to_owned()));
         assert_eq!(MANIFEST_TYPES.canonical("Fold"), None);
     }
 }

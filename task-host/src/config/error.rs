@@ -65,9 +65,7 @@ struct IssueLines<'a>(&'a [ConfigIssue]);
 
 impl fmt::Display for IssueLines<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0
-            .iter()
-            .try_for_each(|issue| write!(f, "\n  - {issue}"))
+        self.0.iter().try_for_each(|issue| write!(f, "\n  - {issue}"))
     }
 }
 
@@ -80,10 +78,7 @@ mod tests {
         let error = ConfigError::Invalid {
             file: PathBuf::from("/d/dataset.json"),
             issues: vec![
-                ConfigIssue {
-                    path: "datasetName".to_owned(),
-                    message: "missing required field".to_owned(),
-                },
+                ConfigIssue { path: "datasetName".to_owned(), message: "missing required field".to_owned() },
                 ConfigIssue {
                     path: "computeEngine.concurrency".to_owned(),
                     message: "must be between 1 and 64 tasks; got 0".to_owned(),

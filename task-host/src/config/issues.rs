@@ -11,10 +11,7 @@ pub(super) struct Issues(Vec<ConfigIssue>);
 
 impl Issues {
     pub(super) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(ConfigIssue {
-            path: path.into(),
-            message: message.into(),
-        });
+        self.0.push(ConfigIssue { path: path.into(), message: message.into() });
     }
 
     /// Whether a problem was already reported at exactly `path`.
@@ -44,11 +41,7 @@ impl Issues {
 /// The path of `key` inside the object at `parent`: `readConnector` +
 /// `handlerPath` gives `readConnector.handlerPath`; the top level is `""`.
 pub(super) fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
-    }
+    if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") }
 }
 
 /// How `path` is shown in an issue: the top level has an empty path.

@@ -40,6 +40,7 @@ mod manifest;
 mod parse;
 mod paths;
 mod raw;
+mod state_machines;
 mod validate;
 
 #[cfg(test)]
@@ -53,10 +54,8 @@ pub use error::{ConfigError, ConfigIssue};
 
 /// Reads, parses and validates the dataset file at `path`.
 pub fn load(path: &Path) -> Result<DatasetConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        file: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { file: path.to_path_buf(), source })?;
     parse_str(&text, path)
 }
 
@@ -64,27 +63,16 @@ pub fn load(path: &Path) -> Result<DatasetConfig, ConfigError> {
 /// paths resolve against `dataset_file`'s directory, which is read (the
 /// handler, the data files) but `dataset_file` itself is not.
 pub fn parse_str(text: &str, dataset_file: &Path) -> Result<DatasetConfig, ConfigError> {
-    let root: serde_json::Value =
-        serde_json::from_str(text).map_err(|err| json_error(&err, dataset_file))?;
-    validate::dataset(root, dataset_file).map_err(|issues| ConfigError::Invalid {
-        file: dataset_file.to_path_buf(),
-        issues,
-    })
+    let root: serde_json::Value = serde_json::from_str(text).map_err(|err| json_error(&err, dataset_file))?;
+    validate::dataset(root, dataset_file)
+        .map_err(|issues| ConfigError::Invalid { file: dataset_file.to_path_buf(), issues })
 }
 
 fn json_error(err: &serde_json::Error, dataset_file: &Path) -> ConfigError {
     let (line, column) = (err.line(), err.column());
     let full = err.to_string();
-    let message = full
-        .strip_suffix(&format!(" at line {line} column {column}"))
-        .unwrap_or(&full)
-        .to_owned();
-    ConfigError::Json {
-        file: dataset_file.to_path_buf(),
-        line,
-        column,
-        message,
-    }
+    let message = full.strip_suffix(&format!(" at line {line} column {column}")).unwrap_or(&full).to_owned();
+    ConfigError::Json { file: dataset_file.to_path_buf(), line, column, message }
 }
 
 /// A validated dataset configuration.
@@ -132,6 +120,24 @@ pub struct FileReadConnector {
     pub handler: HandlerSpec,
     /// The directory manifest names are relative to; canonical.
     pub directory: PathBuf,
+    /// `readerType`: how the files become records.
+    pub reader: FileReaderType,
+}
+
+/// How a `File` read connector's files become records (`readerType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileReaderType {
+    /// `Single File Reader`: each manifest file is a task, cut into records
+    /// by the handler's fixed hints and parsed in batches.
+    SingleFile,
+    /// `Single File State Machine Reader`: each manifest file is a task, read
+    /// record by record by a stateful Rust parser whose hints depend on the
+    /// last record.
+    SingleFileStateMachine,
+    /// `Multiple File State Machine Reader`: each manifest line
+    /// (`FT1:path|FT2:path`) is a task whose files a stateful Rust reader
+    /// reads together.
+    MultipleFileStateMachine,
 }
 
 /// The user's handler.
@@ -156,14 +162,18 @@ pub enum Language {
     Rust,
 }
 
-/// One file of the manifest.
+/// One task of the manifest: a file, or for the Multiple File State Machine
+/// Reader a line's files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestEntry {
     /// The name as the manifest line wrote it (trimmed), or for a glob
     /// match the path below the read directory, '/'-separated.
     pub name: String,
-    /// The file, absolute.
+    /// The file, absolute; for a multiple-file line, its first file.
     pub path: PathBuf,
+    /// Multiple File State Machine Reader only: the line's files by file
+    /// type, in line order. Empty for the other readers.
+    pub files_by_type: Vec<(String, ManifestEntry)>,
 }
 
 /// Where documents go.

@@ -20,10 +20,7 @@ pub(super) fn object(value: Value, path: &str, issues: &mut Issues) -> Option<Ma
     match value {
         Value::Object(object) => Some(object),
         other => {
-            issues.push(
-                shown(path),
-                format!("expected a JSON object; got {}", describe(&other)),
-            );
+            issues.push(shown(path), format!("expected a JSON object; got {}", describe(&other)));
             None
         }
     }
@@ -32,20 +29,12 @@ pub(super) fn object(value: Value, path: &str, issues: &mut Issues) -> Option<Ma
 /// The string at `object[key]`, read before the rest of the object because
 /// it decides which struct the object is parsed into. `None` when absent or
 /// `null`, or after reporting a value that is not a string.
-pub(super) fn selector(
-    object: &Map<String, Value>,
-    key: &str,
-    path: &str,
-    issues: &mut Issues,
-) -> Option<String> {
+pub(super) fn selector(object: &Map<String, Value>, key: &str, path: &str, issues: &mut Issues) -> Option<String> {
     match object.get(key) {
         None | Some(Value::Null) => None,
         Some(Value::String(text)) => Some(text.clone()),
         Some(other) => {
-            issues.push(
-                join(path, key),
-                format!("expected a string; got {}", describe(other)),
-            );
+            issues.push(join(path, key), format!("expected a string; got {}", describe(other)));
             None
         }
     }
@@ -65,10 +54,7 @@ pub(super) fn fields<T: DeserializeOwned>(
         object.retain(|key, _| {
             let is_known = known.contains(&key.as_str());
             if !is_known {
-                issues.push(
-                    join(path, key),
-                    format!("unknown field; expected one of: {}", known.join(", ")),
-                );
+                issues.push(join(path, key), format!("unknown field; expected one of: {}", known.join(", ")));
             }
             is_known
         });
@@ -161,8 +147,8 @@ mod tests {
 
     fn parse(value: Value) -> (Option<Sample>, Vec<String>) {
         let mut issues = Issues::default();
-        let parsed = object(value, "section", &mut issues)
-            .and_then(|object| fields::<Sample>(object, "section", &mut issues));
+        let parsed =
+            object(value, "section", &mut issues).and_then(|object| fields::<Sample>(object, "section", &mut issues));
         let shown = issues.into_vec().iter().map(ToString::to_string).collect();
         (parsed, shown)
     }
@@ -178,13 +164,7 @@ mod tests {
         let (parsed, issues) = parse(json!({
             "batchSize": "256", "name": "n", "nam": 1, "extra": true
         }));
-        assert_eq!(
-            parsed,
-            Some(Sample {
-                batch_size: None,
-                name: Some("n".to_owned())
-            })
-        );
+        assert_eq!(parsed, Some(Sample { batch_size: None, name: Some("n".to_owned()) }));
         assert_eq!(
             issues,
             [

@@ -82,10 +82,7 @@ mod tests {
 
     #[test]
     fn base_dir_of_a_bare_file_name_is_the_current_directory() -> io::Result<()> {
-        assert_eq!(
-            base_dir(Path::new("dataset.json")),
-            std::path::absolute(".")?
-        );
+        assert_eq!(base_dir(Path::new("dataset.json")), std::path::absolute(".")?);
         Ok(())
     }
 }

@@ -22,11 +22,7 @@ impl Fixture {
     fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().canonicalize().expect("canonical temp dir");
-        fs::write(
-            root.join("handler.py"),
-            "def handler(record): return record\n",
-        )
-        .expect("write handler");
+        fs::write(root.join("handler.py"), "def handler(record): return record\n").expect("write handler");
         fs::create_dir(root.join("data")).expect("create data dir");
         for name in ["logs-0001.jsonl", "logs-0002.jsonl.gz"] {
             fs::write(root.join("data").join(name), "{}\n").expect("write data file");
@@ -52,9 +48,7 @@ impl Fixture {
     /// The issues, as `path: message` lines, of `sample()` changed by `edit`.
     fn issues(&self, edit: impl FnOnce(&mut Value)) -> Vec<String> {
         match self.parse(edit) {
-            Err(ConfigError::Invalid { issues, .. }) => {
-                issues.iter().map(ToString::to_string).collect()
-            }
+            Err(ConfigError::Invalid { issues, .. }) => issues.iter().map(ToString::to_string).collect(),
             other => panic!("expected ConfigError::Invalid, got {other:?}"),
         }
     }
@@ -93,11 +87,7 @@ fn sample() -> Value {
 }
 
 fn remove(value: &mut Value, key: &str) {
-    value
-        .as_object_mut()
-        .expect("an object")
-        .remove(key)
-        .expect("the key was there");
+    value.as_object_mut().expect("an object").remove(key).expect("the key was there");
 }
 
 fn expected_sample(fixture: &Fixture) -> DatasetConfig {
@@ -109,28 +99,24 @@ fn expected_sample(fixture: &Fixture) -> DatasetConfig {
             customer_account_for_access: Some("123".to_owned()),
         },
         read: ReadConnector::File(FileReadConnector {
-            handler: HandlerSpec {
-                language: Language::Python,
-                path: Some(fixture.root.join("handler.py")),
-            },
+            handler: HandlerSpec { language: Language::Python, path: Some(fixture.root.join("handler.py")) },
             directory: fixture.data(),
+            reader: FileReaderType::SingleFile,
         }),
         manifest: vec![
             ManifestEntry {
                 name: "logs-0001.jsonl".to_owned(),
                 path: fixture.data().join("logs-0001.jsonl"),
+                files_by_type: Vec::new(),
             },
             ManifestEntry {
                 name: "logs-0002.jsonl.gz".to_owned(),
                 path: fixture.data().join("logs-0002.jsonl.gz"),
+                files_by_type: Vec::new(),
             },
         ],
-        write: WriteConnector::File {
-            directory: fixture.root.join("output"),
-        },
-        error: ErrorConnector::Folder {
-            directory: fixture.root.join("errors"),
-        },
+        write: WriteConnector::File { directory: fixture.root.join("output") },
+        error: ErrorConnector::Folder { directory: fixture.root.join("errors") },
         compute: ComputeEngine {
             concurrency: 3,
             batch_size: 100,
@@ -174,12 +160,7 @@ fn optional_sections_and_fields_take_their_defaults() {
         })
         .expect("valid");
     assert_eq!(config.aws, LetsDataAccount::default());
-    assert_eq!(
-        config.error,
-        ErrorConnector::Folder {
-            directory: fixture.root.join("errors")
-        }
-    );
+    assert_eq!(config.error, ErrorConnector::Folder { directory: fixture.root.join("errors") });
     assert_eq!(config.compute, ComputeEngine::default());
     assert_eq!(
         ComputeEngine::default(),
@@ -226,15 +207,8 @@ fn a_glob_resolves_to_the_sorted_regular_files_it_matches() {
             dataset["manifestFile"]["glob"] = json!("**/*.jsonl*");
         })
         .expect("valid");
-    let names: Vec<&str> = config
-        .manifest
-        .iter()
-        .map(|entry| entry.name.as_str())
-        .collect();
-    assert_eq!(
-        names,
-        ["2024/a.jsonl", "logs-0001.jsonl", "logs-0002.jsonl.gz"]
-    );
+    let names: Vec<&str> = config.manifest.iter().map(|entry| entry.name.as_str()).collect();
+    assert_eq!(names, ["2024/a.jsonl", "logs-0001.jsonl", "logs-0002.jsonl.gz"]);
     assert_eq!(config.manifest[0].path, nested.join("a.jsonl"));
 }
 
@@ -243,8 +217,7 @@ fn manifest_lines_are_trimmed_and_blank_lines_skipped() {
     let fixture = Fixture::new();
     let config = fixture
         .parse(|dataset| {
-            dataset["manifestFile"]["fileContents"] =
-                json!("\n  logs-0002.jsonl.gz  \n\n./logs-0001.jsonl\n");
+            dataset["manifestFile"]["fileContents"] = json!("\n  logs-0002.jsonl.gz  \n\n./logs-0001.jsonl\n");
         })
         .expect("valid");
     assert_eq!(
@@ -253,10 +226,12 @@ fn manifest_lines_are_trimmed_and_blank_lines_skipped() {
             ManifestEntry {
                 name: "logs-0002.jsonl.gz".to_owned(),
                 path: fixture.data().join("logs-0002.jsonl.gz"),
+                files_by_type: Vec::new(),
             },
             ManifestEntry {
                 name: "./logs-0001.jsonl".to_owned(),
                 path: fixture.data().join("logs-0001.jsonl"),
+                files_by_type: Vec::new(),
             },
         ]
     );
@@ -270,11 +245,9 @@ fn an_unknown_top_level_field_is_reported_with_the_known_ones() {
     let issues = fixture.issues(|dataset| dataset["datasetNam"] = json!("x"));
     assert_eq!(
         issues,
-        [
-            "datasetNam: unknown field; expected one of: datasetName, region, \
+        ["datasetNam: unknown field; expected one of: datasetName, region, \
           accessGrantRoleArn, customerAccountForAccess, readConnector, manifestFile, \
-          writeConnector, errorConnector, computeEngine"
-        ]
+          writeConnector, errorConnector, computeEngine"]
     );
 }
 
@@ -284,21 +257,16 @@ fn an_unknown_connector_field_is_reported_with_the_destinations_fields() {
     let issues = fixture.issues(|dataset| dataset["readConnector"]["bucketNam"] = json!("b"));
     assert_eq!(
         issues,
-        [
-            "readConnector.bucketNam: unknown field; expected one of: connectorDestination, \
+        ["readConnector.bucketNam: unknown field; expected one of: connectorDestination, \
           readerType, artifactImplementationLanguage, handlerPath, directory, \
-          interfaceECRImageResourceLocation, interfaceECRImagePath"
-        ]
+          interfaceECRImageResourceLocation, interfaceECRImagePath"]
     );
-    let issues =
-        fixture.issues(|dataset| dataset["computeEngine"]["memoryLimitInMegabytes"] = json!(1));
+    let issues = fixture.issues(|dataset| dataset["computeEngine"]["memoryLimitInMegabytes"] = json!(1));
     assert_eq!(
         issues,
-        [
-            "computeEngine.memoryLimitInMegabytes: unknown field; expected one of: \
+        ["computeEngine.memoryLimitInMegabytes: unknown field; expected one of: \
           computeEngineType, concurrency, batchSize, maxBatchBytes, maxInFlightBatches, \
-          checkpointIntervalMs, bridgeProcesses"
-        ]
+          checkpointIntervalMs, bridgeProcesses"]
     );
 }
 
@@ -309,34 +277,19 @@ fn letsdata_values_this_build_cannot_run_are_not_available() {
     let fixture = Fixture::new();
     let cases = [
         ("readConnector", "connectorDestination", "S3", "File"),
-        (
-            "readConnector",
-            "connectorDestination",
-            "DYNAMODBSTREAMS",
-            "File",
-        ),
+        ("readConnector", "connectorDestination", "DYNAMODBSTREAMS", "File"),
         (
             "readConnector",
             "readerType",
             "SPARKREADER",
-            "SingleFileReader",
+            "SingleFileReader, SingleFileStateMachineReader, MultipleFileStateMachineReader",
         ),
         ("writeConnector", "connectorDestination", "Kinesis", "File"),
         ("writeConnector", "connectorDestination", "Kafka", "File"),
         ("errorConnector", "connectorDestination", "S3", "Folder"),
         ("computeEngine", "computeEngineType", "Lambda", "Local"),
-        (
-            "computeEngine",
-            "computeEngineType",
-            "LAMBDA_AND_SAGEMAKER",
-            "Local",
-        ),
-        (
-            "manifestFile",
-            "manifestType",
-            "KinesisStreamReaderManifest",
-            "S3ReaderTextManifestFile, LocalFileManifest",
-        ),
+        ("computeEngine", "computeEngineType", "LAMBDA_AND_SAGEMAKER", "Local"),
+        ("manifestFile", "manifestType", "KinesisStreamReaderManifest", "S3ReaderTextManifestFile, LocalFileManifest"),
     ];
     for (section, key, value, available) in cases {
         let issues = fixture.issues(|dataset| {
@@ -347,9 +300,7 @@ fn letsdata_values_this_build_cannot_run_are_not_available() {
         });
         assert_eq!(
             issues,
-            [format!(
-                "{section}.{key}: {value:?} is not available in this build; available: {available}"
-            )],
+            [format!("{section}.{key}: {value:?} is not available in this build; available: {available}")],
             "{section}.{key} = {value}"
         );
     }
@@ -372,9 +323,7 @@ fn an_unknown_enum_value_lists_the_expected_values() {
     });
     assert_eq!(
         issues,
-        [
-            r#"readConnector.artifactImplementationLanguage: expected one of: Python, Javascript, Rust; got "Java""#
-        ]
+        [r#"readConnector.artifactImplementationLanguage: expected one of: Python, Javascript, Rust; got "Java""#]
     );
 }
 
@@ -386,9 +335,7 @@ fn a_manifest_reader_type_must_match_the_read_connectors() {
     });
     assert_eq!(
         issues,
-        [
-            r#"manifestFile.readerType: "SPARKREADER" does not match readConnector.readerType "Single File Reader""#
-        ]
+        [r#"manifestFile.readerType: "SPARKREADER" does not match readConnector.readerType "Single File Reader""#]
     );
 }
 
@@ -398,21 +345,11 @@ fn a_manifest_reader_type_must_match_the_read_connectors() {
 fn a_wrong_json_type_is_reported_at_its_path() {
     let fixture = Fixture::new();
     let issues = fixture.issues(|dataset| dataset["computeEngine"]["batchSize"] = json!("256"));
-    assert_eq!(
-        issues,
-        [r#"computeEngine.batchSize: invalid type: string "256", expected u64"#]
-    );
+    assert_eq!(issues, [r#"computeEngine.batchSize: invalid type: string "256", expected u64"#]);
     let issues = fixture.issues(|dataset| dataset["writeConnector"] = json!("output"));
-    assert_eq!(
-        issues,
-        ["writeConnector: expected a JSON object; got a string"]
-    );
-    let issues =
-        fixture.issues(|dataset| dataset["readConnector"]["connectorDestination"] = json!(1));
-    assert_eq!(
-        issues,
-        ["readConnector.connectorDestination: expected a string; got a number"]
-    );
+    assert_eq!(issues, ["writeConnector: expected a JSON object; got a string"]);
+    let issues = fixture.issues(|dataset| dataset["readConnector"]["connectorDestination"] = json!(1));
+    assert_eq!(issues, ["readConnector.connectorDestination: expected a string; got a number"]);
 }
 
 #[test]
@@ -444,10 +381,7 @@ fn numbers_out_of_range_name_the_range_and_unit() {
 fn a_negative_number_is_a_wrong_type() {
     let fixture = Fixture::new();
     let issues = fixture.issues(|dataset| dataset["computeEngine"]["concurrency"] = json!(-1));
-    assert_eq!(
-        issues,
-        ["computeEngine.concurrency: invalid value: integer `-1`, expected u64"]
-    );
+    assert_eq!(issues, ["computeEngine.concurrency: invalid value: integer `-1`, expected u64"]);
 }
 
 #[test]
@@ -457,10 +391,7 @@ fn bridge_processes_may_not_exceed_concurrency() {
         dataset["computeEngine"]["concurrency"] = json!(2);
         dataset["computeEngine"]["bridgeProcesses"] = json!(3);
     });
-    assert_eq!(
-        issues,
-        ["computeEngine.bridgeProcesses: must be at most concurrency (2); got 3"]
-    );
+    assert_eq!(issues, ["computeEngine.bridgeProcesses: must be at most concurrency (2); got 3"]);
 }
 
 #[test]
@@ -470,13 +401,7 @@ fn missing_required_fields_are_reported() {
         remove(dataset, "datasetName");
         remove(&mut dataset["readConnector"], "handlerPath");
     });
-    assert_eq!(
-        issues,
-        [
-            "datasetName: missing required field",
-            "readConnector.handlerPath: missing required field",
-        ]
-    );
+    assert_eq!(issues, ["datasetName: missing required field", "readConnector.handlerPath: missing required field",]);
     let issues = fixture.issues(|dataset| remove(dataset, "writeConnector"));
     assert_eq!(issues, ["writeConnector: missing required field"]);
 }
@@ -487,23 +412,12 @@ fn a_dataset_name_outside_the_allowed_characters_is_refused() {
     let issues = fixture.issues(|dataset| dataset["datasetName"] = json!("python logs"));
     assert_eq!(
         issues,
-        [
-            r#"datasetName: must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'; got "python logs""#
-        ]
+        [r#"datasetName: must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'; got "python logs""#]
     );
     let longest = "n".repeat(128);
-    assert!(
-        fixture
-            .parse(|dataset| dataset["datasetName"] = json!(longest))
-            .is_ok()
-    );
+    assert!(fixture.parse(|dataset| dataset["datasetName"] = json!(longest)).is_ok());
     let too_long = "n".repeat(129);
-    assert_eq!(
-        fixture
-            .issues(|dataset| dataset["datasetName"] = json!(too_long))
-            .len(),
-        1
-    );
+    assert_eq!(fixture.issues(|dataset| dataset["datasetName"] = json!(too_long)).len(), 1);
 }
 
 // ---- paths ----
@@ -516,32 +430,24 @@ fn a_missing_handler_is_reported() {
     });
     assert_eq!(
         issues,
-        [format!(
-            r#"readConnector.handlerPath: "handlers/main.py" not found in {}"#,
-            fixture.root.display()
-        )]
+        [format!(r#"readConnector.handlerPath: "handlers/main.py" not found in {}"#, fixture.root.display())]
     );
 }
 
 #[test]
 fn the_read_directory_must_be_an_existing_directory() {
     let fixture = Fixture::new();
-    let issues =
-        fixture.issues(|dataset| dataset["readConnector"]["directory"] = json!("handler.py"));
+    let issues = fixture.issues(|dataset| dataset["readConnector"]["directory"] = json!("handler.py"));
     assert_eq!(
         issues,
-        [format!(
-            "readConnector.directory: {} is not a directory",
-            fixture.root.join("handler.py").display()
-        )]
+        [format!("readConnector.directory: {} is not a directory", fixture.root.join("handler.py").display())]
     );
 }
 
 #[test]
 fn an_output_directory_may_not_be_an_existing_file() {
     let fixture = Fixture::new();
-    let issues =
-        fixture.issues(|dataset| dataset["writeConnector"]["directory"] = json!("handler.py"));
+    let issues = fixture.issues(|dataset| dataset["writeConnector"]["directory"] = json!("handler.py"));
     assert_eq!(
         issues,
         [format!(
@@ -584,10 +490,7 @@ fn the_write_directory_must_differ_from_the_read_directory() {
     let issues = fixture.issues(|dataset| dataset["writeConnector"]["directory"] = json!("data"));
     assert_eq!(
         issues,
-        [format!(
-            "writeConnector.directory: must differ from readConnector.directory ({})",
-            fixture.data().display()
-        )]
+        [format!("writeConnector.directory: must differ from readConnector.directory ({})", fixture.data().display())]
     );
 }
 
@@ -597,15 +500,9 @@ fn the_write_directory_must_differ_from_the_read_directory() {
 fn a_manifest_needs_exactly_one_of_file_contents_and_glob() {
     let fixture = Fixture::new();
     let issues = fixture.issues(|dataset| dataset["manifestFile"]["glob"] = json!("*.jsonl*"));
-    assert_eq!(
-        issues,
-        ["manifestFile: set exactly one of fileContents and glob; both are set"]
-    );
+    assert_eq!(issues, ["manifestFile: set exactly one of fileContents and glob; both are set"]);
     let issues = fixture.issues(|dataset| remove(&mut dataset["manifestFile"], "fileContents"));
-    assert_eq!(
-        issues,
-        ["manifestFile: set exactly one of fileContents and glob; neither is set"]
-    );
+    assert_eq!(issues, ["manifestFile: set exactly one of fileContents and glob; neither is set"]);
 }
 
 #[test]
@@ -616,10 +513,7 @@ fn a_manifest_line_naming_a_missing_file_gives_its_line_number() {
     });
     assert_eq!(
         issues,
-        [format!(
-            r#"manifestFile.fileContents line 3: "x.jsonl" not found in {}"#,
-            fixture.data().display()
-        )]
+        [format!(r#"manifestFile.fileContents line 3: "x.jsonl" not found in {}"#, fixture.data().display())]
     );
 }
 
@@ -627,14 +521,11 @@ fn a_manifest_line_naming_a_missing_file_gives_its_line_number() {
 fn duplicate_manifest_names_are_reported() {
     let fixture = Fixture::new();
     let issues = fixture.issues(|dataset| {
-        dataset["manifestFile"]["fileContents"] =
-            json!("logs-0001.jsonl\nlogs-0002.jsonl.gz\n./logs-0001.jsonl");
+        dataset["manifestFile"]["fileContents"] = json!("logs-0001.jsonl\nlogs-0002.jsonl.gz\n./logs-0001.jsonl");
     });
     assert_eq!(
         issues,
-        [
-            r#"manifestFile.fileContents line 3: duplicate file name "./logs-0001.jsonl" (first on line 1)"#
-        ]
+        [r#"manifestFile.fileContents line 3: duplicate file name "./logs-0001.jsonl" (first on line 1)"#]
     );
 }
 
@@ -664,20 +555,14 @@ fn a_glob_matching_nothing_is_reported() {
     });
     assert_eq!(
         issues,
-        [format!(
-            r#"manifestFile.glob: "*.csv" matched no regular files in {}"#,
-            fixture.data().display()
-        )]
+        [format!(r#"manifestFile.glob: "*.csv" matched no regular files in {}"#, fixture.data().display())]
     );
     let issues = fixture.issues(|dataset| {
         remove(&mut dataset["manifestFile"], "fileContents");
         dataset["manifestFile"]["glob"] = json!("[");
     });
     assert_eq!(issues.len(), 1);
-    assert!(
-        issues[0].starts_with(r#"manifestFile.glob: invalid pattern "[": "#),
-        "{issues:?}"
-    );
+    assert!(issues[0].starts_with(r#"manifestFile.glob: invalid pattern "[": "#), "{issues:?}");
 }
 
 // ---- whole-file errors ----
@@ -687,12 +572,7 @@ fn invalid_json_gives_line_and_column() {
     let fixture = Fixture::new();
     let text = "{\n  \"datasetName\": \"x\",\n  oops\n}";
     match parse_str(text, &fixture.dataset_file()) {
-        Err(ConfigError::Json {
-            file,
-            line,
-            column,
-            message,
-        }) => {
+        Err(ConfigError::Json { file, line, column, message }) => {
             assert_eq!((line, column), (3, 3));
             assert_eq!(file, fixture.dataset_file());
             assert_eq!(message, "key must be a string");
@@ -700,10 +580,7 @@ fn invalid_json_gives_line_and_column() {
         other => panic!("expected ConfigError::Json, got {other:?}"),
     }
     let error = parse_str(text, Path::new("/d/dataset.json")).expect_err("invalid");
-    assert_eq!(
-        error.to_string(),
-        "/d/dataset.json: invalid JSON at line 3, column 3: key must be a string"
-    );
+    assert_eq!(error.to_string(), "/d/dataset.json: invalid JSON at line 3, column 3: key must be a string");
 }
 
 #[test]
@@ -712,10 +589,9 @@ fn a_missing_dataset_file_is_a_read_error_naming_it() {
     let error = load(&fixture.dataset_file()).expect_err("no file");
     assert!(matches!(&error, ConfigError::Read { file, .. } if *file == fixture.dataset_file()));
     assert!(
-        error.to_string().starts_with(&format!(
-            "{}: cannot read dataset configuration: ",
-            fixture.dataset_file().display()
-        )),
+        error
+            .to_string()
+            .starts_with(&format!("{}: cannot read dataset configuration: ", fixture.dataset_file().display())),
         "{error}"
     );
 }
@@ -727,10 +603,7 @@ fn a_top_level_that_is_not_an_object_is_reported() {
     let ConfigError::Invalid { issues, .. } = error else {
         panic!("expected ConfigError::Invalid, got {error:?}");
     };
-    assert_eq!(
-        issues[0].to_string(),
-        "(top level): expected a JSON object; got an array"
-    );
+    assert_eq!(issues[0].to_string(), "(top level): expected a JSON object; got an array");
 }
 
 #[test]

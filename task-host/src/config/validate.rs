@@ -12,16 +12,17 @@ use serde_json::Value;
 
 use super::choices::{
     COMPUTE_ENGINE_TYPES, Choices, ComputeEngineType, ERROR_DESTINATIONS, ErrorDestination, LANGUAGES,
-    READ_DESTINATIONS, READER_TYPES, ReadDestination, ReaderType, WRITE_DESTINATIONS, WriteDestination,
+    READ_DESTINATIONS, READER_TYPES, ReadDestination, WRITE_DESTINATIONS, WriteDestination,
 };
 use super::issues::{Issues, join};
 use super::manifest::{self, ReadSide};
 use super::raw::{
     RawDataset, RawFileReadConnector, RawFileWriteConnector, RawFolderErrorConnector, RawLocalComputeEngine,
 };
+use super::state_machines;
 use super::{
     ComputeEngine, ConfigIssue, DatasetConfig, ErrorConnector, FileReadConnector, HandlerSpec, Language,
-    LetsDataAccount, ReadConnector, WriteConnector, parse, paths,
+    LetsDataAccount, ManifestEntry, ReadConnector, WriteConnector, parse, paths,
 };
 
 /// Longest accepted `datasetName`, in characters.
@@ -41,12 +42,8 @@ pub(super) fn dataset(root: Value, dataset_file: &Path) -> Result<DatasetConfig,
     let name = dataset_name(raw.dataset_name, &mut issues);
     let read = issues
         .require(raw.read_connector, "readConnector")
-        .map(|value| read_connector(value, &base, &mut issues))
+        .map(|value| read_connector(value, raw.manifest_file, &base, &mut issues))
         .unwrap_or_default();
-    let read_side = ReadSide { directory: read.directory.as_deref(), reader_type: read.reader_type.as_deref() };
-    let manifest = issues
-        .require(raw.manifest_file, "manifestFile")
-        .and_then(|value| manifest::validate(value, &read_side, &mut issues));
     let write = issues
         .require(raw.write_connector, "writeConnector")
         .and_then(|value| write_connector(value, &base, &mut issues));
@@ -61,7 +58,7 @@ pub(super) fn dataset(root: Value, dataset_file: &Path) -> Result<DatasetConfig,
         None => Some(ComputeEngine::default()),
     };
 
-    match (name, read.connector, manifest, write, error, compute) {
+    match (name, read.connector, read.manifest, write, error, compute) {
         (Some(name), Some(read), Some(manifest), Some(write), Some(error), Some(compute)) if issues.is_empty() => {
             Ok(DatasetConfig {
                 name,
@@ -101,18 +98,20 @@ fn dataset_name(raw: Option<String>, issues: &mut Issues) -> Option<String> {
     None
 }
 
-/// What validating `readConnector` gave; the manifest and the directory
+/// What validating `readConnector` and `manifestFile` gave; the directory
 /// checks use the parts that are valid even when the whole is not.
 #[derive(Debug, Default)]
 struct ReadSection {
     connector: Option<ReadConnector>,
+    /// The files of a `File` connector; empty for the others.
+    manifest: Option<Vec<ManifestEntry>>,
     /// `directory`, canonical, when it is an existing directory.
     directory: Option<PathBuf>,
     /// `readerType` as written.
     reader_type: Option<String>,
 }
 
-fn read_connector(value: Value, base: &Path, issues: &mut Issues) -> ReadSection {
+fn read_connector(value: Value, manifest_file: Option<Value>, base: &Path, issues: &mut Issues) -> ReadSection {
     const PATH: &str = "readConnector";
     let mut section = ReadSection::default();
     let Some(object) = parse::object(value, PATH, issues) else {
@@ -128,34 +127,45 @@ fn read_connector(value: Value, base: &Path, issues: &mut Issues) -> ReadSection
     };
     section.reader_type = raw.reader_type.clone();
     let reader_type = required_choice(&READER_TYPES, raw.reader_type, PATH, "readerType", issues);
-    let language = required_choice(
-        &LANGUAGES,
-        raw.artifact_implementation_language,
-        PATH,
-        "artifactImplementationLanguage",
-        issues,
-    );
-    let handler_path = if language == Some(Language::Rust) {
-        raw.handler_path
-    } else {
-        issues.require(raw.handler_path, &join(PATH, "handlerPath"))
-    };
-    let handler =
-        handler_path.and_then(|written| existing(base, &written, &join(PATH, "handlerPath"), Kind::Any, issues));
+    let handler = handler_spec(raw.artifact_implementation_language, raw.handler_path, base, issues);
     section.directory = issues
         .require(raw.directory, &join(PATH, "directory"))
         .and_then(|written| existing(base, &written, &join(PATH, "directory"), Kind::Directory, issues));
+    let read_side = ReadSide { directory: section.directory.as_deref(), reader_type: section.reader_type.as_deref() };
+    section.manifest =
+        issues.require(manifest_file, "manifestFile").and_then(|value| manifest::validate(value, &read_side, issues));
 
-    let handler_ready = handler.is_some() || language == Some(Language::Rust);
-    if let (Some(ReaderType::SingleFileReader), Some(language), true, Some(directory)) =
-        (reader_type, language, handler_ready, &section.directory)
-    {
-        section.connector = Some(ReadConnector::File(FileReadConnector {
-            handler: HandlerSpec { language, path: handler },
-            directory: directory.clone(),
-        }));
+    let reader =
+        reader_type.and_then(|reader_type| state_machines::file_reader_type(reader_type, handler.as_ref(), issues));
+    if let (Some(reader), Some(handler), Some(directory)) = (reader, handler, &section.directory) {
+        section.connector =
+            Some(ReadConnector::File(FileReadConnector { handler, directory: directory.clone(), reader }));
     }
     section
+}
+
+/// The handler of a read connector, from its `artifactImplementationLanguage`
+/// and `handlerPath`; `None` after reporting why not.
+fn handler_spec(
+    language: Option<String>,
+    handler_path: Option<String>,
+    base: &Path,
+    issues: &mut Issues,
+) -> Option<HandlerSpec> {
+    const PATH: &str = "readConnector";
+    let language = required_choice(&LANGUAGES, language, PATH, "artifactImplementationLanguage", issues);
+    let handler_path = if language == Some(Language::Rust) {
+        handler_path
+    } else {
+        issues.require(handler_path, &join(PATH, "handlerPath"))
+    };
+    let handler =
+        handler_path.and_then(|written| existing(base, &written, &join(PATH, "handlerPath"), Kind::Any, issues));
+    match (language?, handler) {
+        (Language::Rust, path) => Some(HandlerSpec { language: Language::Rust, path }),
+        (language, Some(path)) => Some(HandlerSpec { language, path: Some(path) }),
+        (_, None) => None,
+    }
 }
 
 fn write_connector(value: Value, base: &Path, issues: &mut Issues) -> Option<WriteConnector> {

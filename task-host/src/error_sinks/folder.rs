@@ -1,8 +1,9 @@
 //! Error folder: one JSON file per failed record.
 //!
-//! A file is named after its task and the record's offset
-//! (`TASK@OFFSET.json`), so redoing work after a crash rewrites the same
-//! files instead of adding copies. Each file is written to a temporary
+//! A file is named after its task and the record's key (`TASK@KEY.json`;
+//! for a file source the key is the record's zero-padded offset), so
+//! redoing work after a crash rewrites the same files instead of adding
+//! copies. Each file is written to a temporary
 //! name and renamed, so a reader never sees half a document. Files are not
 //! synced one by one (that costs about a millisecond each): `sync` makes
 //! everything written so far durable at once, and the pipeline calls it
@@ -16,9 +17,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::ErrorRecord;
 use crate::sinks::task_file_stem;
-
-/// Width of the zero-padded offset in file names, so names sort by offset.
-const OFFSET_DIGITS: usize = 20;
 
 #[derive(Debug, Clone)]
 pub struct ErrorFolder {
@@ -45,13 +43,13 @@ impl ErrorFolder {
         &self.directory
     }
 
-    fn file_name(task: &str, offset: u64) -> String {
-        format!("{}@{offset:0width$}.json", task_file_stem(task), width = OFFSET_DIGITS)
+    fn file_name(task: &str, key: &str) -> String {
+        format!("{}@{}.json", task_file_stem(task), task_file_stem(key))
     }
 
     /// Writes the error document of one record.
     pub fn write(&self, record: &ErrorRecord<'_>) -> Result<(), ErrorFolderError> {
-        let name = Self::file_name(record.task, record.offset_bytes);
+        let name = Self::file_name(record.task, record.key);
         let path = self.directory.join(&name);
         let temporary = self.directory.join(format!(".{name}.tmp"));
         let error = |source| ErrorFolderError { path: path.clone(), source };
@@ -78,9 +76,11 @@ impl ErrorFolder {
         })
     }
 
-    /// Removes the task's error documents at or after `offset`: work from
-    /// there on is about to be redone, and may now succeed.
-    pub fn clear_from(&self, task: &str, offset: u64) -> Result<usize, ErrorFolderError> {
+    /// Removes the task's error documents whose key sorts at or after
+    /// `key`: work from there on is about to be redone, and may now
+    /// succeed.
+    pub fn clear_from(&self, task: &str, key: &str) -> Result<usize, ErrorFolderError> {
+        let from = task_file_stem(key);
         let prefix = format!("{}@", task_file_stem(task));
         // A crash mid-write leaves `.NAME.tmp`; it is cleared like NAME.
         let temporary_prefix = format!(".{prefix}");
@@ -97,13 +97,10 @@ impl ErrorFolder {
                 Some(rest) => rest.strip_suffix(".tmp"),
                 None => name.strip_prefix(&prefix),
             };
-            let Some(found) = rest
-                .and_then(|rest| rest.strip_suffix(".json"))
-                .and_then(|digits| digits.parse::<u64>().ok())
-            else {
+            let Some(found) = rest.and_then(|rest| rest.strip_suffix(".json")) else {
                 continue;
             };
-            if found >= offset {
+            if *found >= *from {
                 let path = entry.path();
                 std::fs::remove_file(&path).map_err(|source| ErrorFolderError { path, source })?;
                 removed += 1;
@@ -119,24 +116,28 @@ mod tests {
 
     use super::*;
 
-    fn record(task: &str, offset: u64) -> ErrorRecord<'_> {
-        ErrorRecord {
-            dataset: "d",
-            task,
-            file: task,
-            resolved_file_name: task,
-            offset_bytes: offset,
-            end_offset_bytes: offset + 3,
-            error_type: "KeyError".to_owned(),
-            message: "'id'".to_owned(),
-            traceback: Some("Traceback...".to_owned()),
-            retryable: false,
-            error_start_offset_map: BTreeMap::new(),
-            error_end_offset_map: BTreeMap::new(),
-            document: None,
-            record: "{}\n".to_owned(),
-            record_truncated: false,
-        }
+    fn write(folder: &ErrorFolder, task: &str, offset: u64) {
+        let mut origin = serde_json::Map::new();
+        origin.insert("file".to_owned(), task.into());
+        origin.insert("offsetBytes".to_owned(), offset.into());
+        let key = crate::sources::single_file::offset_key(offset);
+        folder
+            .write(&ErrorRecord {
+                dataset: "d",
+                task,
+                key: &key,
+                origin: &origin,
+                error_type: "KeyError".to_owned(),
+                message: "'id'".to_owned(),
+                traceback: Some("Traceback...".to_owned()),
+                retryable: false,
+                error_start_offset_map: BTreeMap::new(),
+                error_end_offset_map: BTreeMap::new(),
+                document: None,
+                record: "{}\n".to_owned(),
+                record_truncated: false,
+            })
+            .expect("write");
     }
 
     #[test]
@@ -144,20 +145,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let folder = ErrorFolder::new(&dir.path().join("errors"));
         for offset in [5, 50, 500] {
-            folder.write(&record("a/b.jsonl", offset)).expect("write");
+            write(&folder, "a/b.jsonl", offset);
         }
-        folder.write(&record("other", 50)).expect("write other");
+        write(&folder, "other", 50);
         // What a crash between writing and renaming leaves behind.
         std::fs::write(dir.path().join("errors/.a%2Fb.jsonl@00000000000000000600.json.tmp"), "{")
             .expect("plant a temporary file");
         let written = dir.path().join("errors/a%2Fb.jsonl@00000000000000000050.json");
-        let body: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&written).expect("read")).expect("json");
+        let body: serde_json::Value = serde_json::from_slice(&std::fs::read(&written).expect("read")).expect("json");
         assert_eq!(body["errorType"], "KeyError");
         assert_eq!(body["offsetBytes"], 50);
         assert_eq!(body["task"], "a/b.jsonl");
 
-        assert_eq!(folder.clear_from("a/b.jsonl", 50).expect("clear"), 3);
+        assert_eq!(folder.clear_from("a/b.jsonl", &crate::sources::single_file::offset_key(50)).expect("clear"), 3);
         let mut left: Vec<String> = std::fs::read_dir(folder.directory())
             .expect("list")
             .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 /// Bytes of the failed record kept in its error document.
 pub const RECORD_EXCERPT_BYTES: usize = 4096;
@@ -16,14 +17,14 @@ pub const RECORD_EXCERPT_BYTES: usize = 4096;
 pub struct ErrorRecord<'a> {
     pub dataset: &'a str,
     pub task: &'a str,
-    /// The file as the manifest names it.
-    pub file: &'a str,
-    /// The name the handler resolved it to (getResolvedS3FileName).
-    pub resolved_file_name: &'a str,
-    /// Position of the record's first byte in the decompressed file.
-    pub offset_bytes: u64,
-    /// Position just after the record.
-    pub end_offset_bytes: u64,
+    /// The record's key within its task (see `RecordOrigin::key`); names
+    /// the error document.
+    #[serde(skip)]
+    pub key: &'a str,
+    /// Where the record came from, e.g. `file`, `resolvedFileName`,
+    /// `offsetBytes` and `endOffsetBytes` for a file.
+    #[serde(flatten)]
+    pub origin: &'a Map<String, Value>,
     /// `ErrorDoc` when the handler returned one; the exception's class
     /// when it raised; `RecordTooLarge` or `InvalidHandlerResult` when
     /// ferry refused the record or the result.

@@ -10,48 +10,57 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use flate2::read::MultiGzDecoder;
 
-use super::record_cutter::{CutterConfigError, CutterLimits, RecordCutter, RecordHint};
+use super::record_cutter::{CutterLimits, RecordCutter, RecordHint};
+use super::single_file::{CutRecords, FileLayout, offset_key, parse_offset_checkpoint};
+use super::{OpenContext, OpenedSource, SourceError, TaskUnit};
+use crate::config::ManifestEntry;
+use async_trait::async_trait;
 
 /// Buffer of the compressed reader under the gzip decoder, in bytes.
 const GZIP_INPUT_BUFFER_BYTES: usize = 256 * 1024;
 
-/// Why a file could not be read from its checkpoint.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    /// Missing, unreadable or corrupt file: the environment's or the
-    /// user's fault; a retry helps only once the file is fixed.
-    #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
-    /// The stored checkpoint does not belong to this source.
-    #[error("checkpoint {checkpoint:?} of {path} is not a byte offset")]
-    BadCheckpoint { path: PathBuf, checkpoint: String },
-    /// The file is shorter than the checkpoint: it changed since the last
-    /// run. Not retryable; run the dataset with --restart.
-    #[error("{path} holds {length} bytes but its checkpoint is at byte {checkpoint}: the file changed since the last run; run the dataset with --restart")]
-    Shrunk { path: PathBuf, length: u64, checkpoint: u64 },
-    /// The handler's record hints cannot cut records (an empty pattern, a
-    /// zero-length record). The handler's fault.
-    #[error("the handler's record hints for {path} are unusable: {source}")]
-    Hints { path: PathBuf, source: CutterConfigError },
-}
-
 /// The records of one file.
 pub type FileRecords = RecordCutter<Box<dyn Read + Send>>;
 
-/// Parses a stored checkpoint of this source.
-pub fn parse_checkpoint(path: &Path, checkpoint: Option<&str>) -> Result<u64, SourceError> {
-    match checkpoint {
-        None => Ok(0),
-        Some(text) => text.parse().map_err(|_| SourceError::BadCheckpoint {
-            path: path.to_path_buf(),
-            checkpoint: text.to_owned(),
-        }),
+/// One manifest file: the unit of a file task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileUnit(pub ManifestEntry);
+
+#[async_trait]
+impl TaskUnit for FileUnit {
+    /// Asks the handler for the file's layout, then cuts records from the
+    /// checkpoint on.
+    async fn open(&self, checkpoint: Option<&str>, context: &OpenContext) -> Result<OpenedSource, SourceError> {
+        let entry = &self.0;
+        let unit = entry.path.display().to_string();
+        let position = parse_offset_checkpoint(&unit, checkpoint)?;
+        let layout = FileLayout::ask(&context.bridge, &entry.name).await?;
+        let cutter = open_records(
+            &entry.path,
+            position,
+            layout.start.clone(),
+            layout.end.clone(),
+            CutterLimits::default(),
+            Arc::clone(&context.read_bytes),
+        )?;
+        let mut origin = serde_json::Map::new();
+        origin.insert("file".to_owned(), entry.name.clone().into());
+        Ok(OpenedSource {
+            function: ferry_proto::pb::Function::SingleFileParserParseDocument,
+            records: Box::new(CutRecords::new(cutter, layout, origin, unit)),
+            acknowledger: None,
+            clear_errors_from: Some(offset_key(position)),
+        })
+    }
+
+    fn stored_bytes(&self) -> u64 {
+        disk_size(&self.0.path)
     }
 }
 
@@ -66,6 +75,7 @@ pub fn open_records(
     raw_bytes: Arc<AtomicU64>,
 ) -> Result<FileRecords, SourceError> {
     let io_error = |source| SourceError::Io { path: path.to_path_buf(), source };
+    let unit = || path.display().to_string();
     let mut file = File::open(path).map_err(io_error)?;
     let is_gzip = path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("gz"));
     let reader: Box<dyn Read + Send> = if is_gzip {
@@ -73,20 +83,20 @@ pub fn open_records(
         let mut decoder = MultiGzDecoder::new(BufReader::with_capacity(GZIP_INPUT_BUFFER_BYTES, counted));
         let skipped = io::copy(&mut (&mut decoder).take(position), &mut io::sink()).map_err(io_error)?;
         if skipped < position {
-            return Err(SourceError::Shrunk { path: path.to_path_buf(), length: skipped, checkpoint: position });
+            return Err(SourceError::Shrunk { unit: unit(), length: skipped, checkpoint: position });
         }
         Box::new(decoder)
     } else {
         let length = file.metadata().map_err(io_error)?.len();
         if length < position {
-            return Err(SourceError::Shrunk { path: path.to_path_buf(), length, checkpoint: position });
+            return Err(SourceError::Shrunk { unit: unit(), length, checkpoint: position });
         }
         file.seek(SeekFrom::Start(position)).map_err(io_error)?;
         raw_bytes.fetch_add(position, Ordering::Relaxed);
         Box::new(CountingReader { inner: file, count: raw_bytes })
     };
     RecordCutter::new(reader, position, start, end, limits)
-        .map_err(|source| SourceError::Hints { path: path.to_path_buf(), source })
+        .map_err(|source| SourceError::Hints { unit: unit(), source })
 }
 
 /// The size of a file on disk, for progress totals.

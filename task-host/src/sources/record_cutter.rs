@@ -84,10 +84,7 @@ pub struct CutterLimits {
 
 impl Default for CutterLimits {
     fn default() -> Self {
-        Self {
-            max_record_bytes: 16 * 1024 * 1024,
-            read_chunk_bytes: 1024 * 1024,
-        }
+        Self { max_record_bytes: 16 * 1024 * 1024, read_chunk_bytes: 1024 * 1024 }
     }
 }
 
@@ -345,11 +342,7 @@ impl<R: Read> RecordCutter<R> {
                 // The cursor does not move while seeking, so the target is
                 // recomputed rather than stored.
                 let start = self.cursor.saturating_add(*k);
-                if start < self.avail_end() {
-                    Step::Found(start)
-                } else {
-                    Step::NotYet(self.avail_end())
-                }
+                if start < self.avail_end() { Step::Found(start) } else { Step::NotYet(self.avail_end()) }
             }
         }
     }
@@ -362,11 +355,7 @@ impl<R: Read> RecordCutter<R> {
             },
             Matcher::Offset(n) => {
                 let end = start.saturating_add(*n);
-                if end <= self.avail_end() {
-                    Step::Found(end)
-                } else {
-                    Step::NotYet(self.avail_end())
-                }
+                if end <= self.avail_end() { Step::Found(end) } else { Step::NotYet(self.avail_end()) }
             }
         }
     }
@@ -411,26 +400,17 @@ impl<R: Read> RecordCutter<R> {
         let length = end - start;
         let carry_start = self.carry_start();
         let cut = if length > self.limits.max_record_bytes as u64 {
-            Cut::Oversized {
-                offset: start,
-                length,
-            }
+            Cut::Oversized { offset: start, length }
         } else if start >= self.chunk_start {
             let begin = (start - self.chunk_start) as usize;
             let end = (end - self.chunk_start) as usize;
-            Cut::Record {
-                offset: start,
-                bytes: self.chunk.slice(begin..end),
-            }
+            Cut::Record { offset: start, bytes: self.chunk.slice(begin..end) }
         } else if end <= self.chunk_start {
             // Only a record shorter than a straddling start pattern (an
             // offset end) can lie wholly in the carry; it is tiny.
             let begin = (start - carry_start) as usize;
             let end = (end - carry_start) as usize;
-            Cut::Record {
-                offset: start,
-                bytes: Bytes::copy_from_slice(&self.carry[begin..end]),
-            }
+            Cut::Record { offset: start, bytes: Bytes::copy_from_slice(&self.carry[begin..end]) }
         } else {
             let chunk_end = (end - self.chunk_start) as usize;
             let mut record = mem::take(&mut self.carry);
@@ -439,10 +419,7 @@ impl<R: Read> RecordCutter<R> {
             record.drain(..(start - carry_start) as usize);
             record.reserve_exact(chunk_end);
             record.extend_from_slice(&self.chunk[..chunk_end]);
-            Cut::Record {
-                offset: start,
-                bytes: Bytes::from(record),
-            }
+            Cut::Record { offset: start, bytes: Bytes::from(record) }
         };
         // The next search starts at `end`; nothing before it is needed.
         let consumed = (end.saturating_sub(self.carry_start()) as usize).min(self.carry.len());
@@ -490,8 +467,7 @@ impl<R: Read> RecordCutter<R> {
         let carry_start = self.carry_start();
         let drop = (keep_from.saturating_sub(carry_start) as usize).min(self.carry.len());
         self.carry.drain(..drop);
-        let chunk_from =
-            (keep_from.saturating_sub(self.chunk_start) as usize).min(self.chunk.len());
+        let chunk_from = (keep_from.saturating_sub(self.chunk_start) as usize).min(self.chunk.len());
         let kept = &self.chunk[chunk_from..];
         let need = self.carry.len() + kept.len();
         if need > self.carry.capacity() {
@@ -520,58 +496,32 @@ mod tests {
     use proptest::prelude::*;
 
     fn limits(max_record_bytes: usize, read_chunk_bytes: usize) -> CutterLimits {
-        CutterLimits {
-            max_record_bytes,
-            read_chunk_bytes,
-        }
+        CutterLimits { max_record_bytes, read_chunk_bytes }
     }
 
     fn pat(p: &str) -> RecordHint {
         RecordHint::Pattern(p.as_bytes().to_vec())
     }
 
-    fn cut_all_at(
-        data: &[u8],
-        position: u64,
-        start: &RecordHint,
-        end: &RecordHint,
-        limits: CutterLimits,
-    ) -> Vec<Cut> {
+    fn cut_all_at(data: &[u8], position: u64, start: &RecordHint, end: &RecordHint, limits: CutterLimits) -> Vec<Cut> {
         RecordCutter::new(data, position, start.clone(), end.clone(), limits)
             .expect("valid config")
             .collect::<io::Result<Vec<_>>>()
             .expect("in-memory reads do not fail")
     }
 
-    fn cut_all(
-        data: &[u8],
-        start: &RecordHint,
-        end: &RecordHint,
-        limits: CutterLimits,
-    ) -> Vec<Cut> {
+    fn cut_all(data: &[u8], start: &RecordHint, end: &RecordHint, limits: CutterLimits) -> Vec<Cut> {
         cut_all_at(data, 0, start, end, limits)
     }
 
     fn rec(offset: u64, bytes: &str) -> Cut {
-        Cut::Record {
-            offset,
-            bytes: Bytes::copy_from_slice(bytes.as_bytes()),
-        }
+        Cut::Record { offset, bytes: Bytes::copy_from_slice(bytes.as_bytes()) }
     }
 
     /// The contract computed naively over the whole buffer.
-    fn reference(
-        data: &[u8],
-        position: usize,
-        start: &RecordHint,
-        end: &RecordHint,
-        max: usize,
-    ) -> Vec<Cut> {
+    fn reference(data: &[u8], position: usize, start: &RecordHint, end: &RecordHint, max: usize) -> Vec<Cut> {
         fn find(data: &[u8], from: usize, p: &[u8]) -> Option<usize> {
-            data.get(from..)?
-                .windows(p.len())
-                .position(|w| w == p)
-                .map(|i| from + i)
+            data.get(from..)?.windows(p.len()).position(|w| w == p).map(|i| from + i)
         }
         let mut out = Vec::new();
         let mut c = position;
@@ -590,21 +540,13 @@ mod tests {
                 }
             };
             let e = match end {
-                RecordHint::Pattern(q) => {
-                    find(data, search_from, q).map_or(data.len(), |i| i + q.len())
-                }
+                RecordHint::Pattern(q) => find(data, search_from, q).map_or(data.len(), |i| i + q.len()),
                 RecordHint::Offset(n) => (s + *n as usize).min(data.len()),
             };
             out.push(if e - s > max {
-                Cut::Oversized {
-                    offset: s as u64,
-                    length: (e - s) as u64,
-                }
+                Cut::Oversized { offset: s as u64, length: (e - s) as u64 }
             } else {
-                Cut::Record {
-                    offset: s as u64,
-                    bytes: Bytes::copy_from_slice(&data[s..e]),
-                }
+                Cut::Record { offset: s as u64, bytes: Bytes::copy_from_slice(&data[s..e]) }
             });
             c = e;
         }
@@ -622,12 +564,7 @@ mod tests {
 
     impl<'a> ChoppyReader<'a> {
         fn new(data: &'a [u8], schedule: Vec<usize>) -> Self {
-            Self {
-                data,
-                schedule,
-                step: 0,
-                interrupted: false,
-            }
+            Self { data, schedule, step: 0, interrupted: false }
         }
     }
 
@@ -657,8 +594,7 @@ mod tests {
         limits: CutterLimits,
     ) -> Vec<(Cut, u64)> {
         let reader = ChoppyReader::new(data, schedule);
-        let mut cutter = RecordCutter::new(reader, position, start.clone(), end.clone(), limits)
-            .expect("valid config");
+        let mut cutter = RecordCutter::new(reader, position, start.clone(), end.clone(), limits).expect("valid config");
         assert_eq!(cutter.position(), position);
         let mut out = Vec::new();
         while let Some(cut) = cutter.next_cut().expect("choppy reads do not fail") {
@@ -670,38 +606,16 @@ mod tests {
     #[test]
     fn json_lines_with_trailing_newline() {
         let data = b"{\"a\":1}\n{\"b\":2}\n\n{}\n";
-        let cuts = cut_all(
-            data,
-            &RecordHint::Offset(0),
-            &pat("\n"),
-            CutterLimits::default(),
-        );
-        assert_eq!(
-            cuts,
-            vec![
-                rec(0, "{\"a\":1}\n"),
-                rec(8, "{\"b\":2}\n"),
-                rec(16, "\n"),
-                rec(17, "{}\n")
-            ]
-        );
+        let cuts = cut_all(data, &RecordHint::Offset(0), &pat("\n"), CutterLimits::default());
+        assert_eq!(cuts, vec![rec(0, "{\"a\":1}\n"), rec(8, "{\"b\":2}\n"), rec(16, "\n"), rec(17, "{}\n")]);
     }
 
     #[test]
     fn json_lines_without_trailing_newline() {
         let data = b"{\"a\":1}\n{\"b\":2}";
-        let mut cutter = RecordCutter::new(
-            &data[..],
-            0,
-            RecordHint::Offset(0),
-            pat("\n"),
-            CutterLimits::default(),
-        )
-        .expect("valid config");
-        assert_eq!(
-            cutter.next_cut().expect("read"),
-            Some(rec(0, "{\"a\":1}\n"))
-        );
+        let mut cutter = RecordCutter::new(&data[..], 0, RecordHint::Offset(0), pat("\n"), CutterLimits::default())
+            .expect("valid config");
+        assert_eq!(cutter.next_cut().expect("read"), Some(rec(0, "{\"a\":1}\n")));
         assert_eq!(cutter.position(), 8);
         assert_eq!(cutter.next_cut().expect("read"), Some(rec(8, "{\"b\":2}")));
         assert_eq!(cutter.position(), 15);
@@ -715,8 +629,7 @@ mod tests {
         for start in [RecordHint::Offset(0), pat("<")] {
             for end in [pat("\n"), RecordHint::Offset(4)] {
                 let mut cutter =
-                    RecordCutter::new(&b""[..], 7, start.clone(), end, CutterLimits::default())
-                        .expect("valid config");
+                    RecordCutter::new(&b""[..], 7, start.clone(), end, CutterLimits::default()).expect("valid config");
                 assert_eq!(cutter.position(), 7);
                 assert_eq!(cutter.next_cut().expect("read"), None);
                 assert_eq!(cutter.position(), 7);
@@ -730,14 +643,8 @@ mod tests {
         let cuts = cut_all(data, &pat("<r>"), &pat("</r>"), CutterLimits::default());
         assert_eq!(cuts, vec![rec(4, "<r>1</r>"), rec(17, "<r>2</r>")]);
 
-        let mut cutter = RecordCutter::new(
-            &data[..],
-            0,
-            pat("<r>"),
-            pat("</r>"),
-            CutterLimits::default(),
-        )
-        .expect("valid config");
+        let mut cutter =
+            RecordCutter::new(&data[..], 0, pat("<r>"), pat("</r>"), CutterLimits::default()).expect("valid config");
         while cutter.next_cut().expect("read").is_some() {}
         // Trailing bytes are skipped without moving the resume point.
         assert_eq!(cutter.position(), 25);
@@ -756,19 +663,13 @@ mod tests {
     fn warc_like_records() {
         let r1 = "WARC-Type: conversion\r\nWARC-Target-URI: a\r\n\r\nbody one\n\r\n\r\n";
         let r2 = "WARC-Type: conversion\r\nWARC-Target-URI: b\r\n\r\nbody two\n\r\n\r\n";
-        let data = format!(
-            "WARC/1.0\r\nWARC-Type: warcinfo\r\n\r\ninfo\n\r\n\r\nWARC/1.0\r\n{r1}WARC/1.0\r\n{r2}"
-        );
+        let data = format!("WARC/1.0\r\nWARC-Type: warcinfo\r\n\r\ninfo\n\r\n\r\nWARC/1.0\r\n{r1}WARC/1.0\r\n{r2}");
         let first = data.find(r1).expect("r1 present") as u64;
         let second = data.find(r2).expect("r2 present") as u64;
         let expected = vec![rec(first, r1), rec(second, r2)];
         for chunk in [1, 5, 16, 1 << 20] {
-            let cuts = cut_all(
-                data.as_bytes(),
-                &pat("WARC-Type: conversion"),
-                &pat("\n\r\n\r\n"),
-                limits(1 << 20, chunk),
-            );
+            let cuts =
+                cut_all(data.as_bytes(), &pat("WARC-Type: conversion"), &pat("\n\r\n\r\n"), limits(1 << 20, chunk));
             assert_eq!(cuts, expected, "chunk {chunk}");
         }
     }
@@ -776,36 +677,18 @@ mod tests {
     #[test]
     fn offset_start_zero_with_pattern_end() {
         let data = b"a;bb;;ccc";
-        let cuts = cut_all(
-            data,
-            &RecordHint::Offset(0),
-            &pat(";"),
-            CutterLimits::default(),
-        );
-        assert_eq!(
-            cuts,
-            vec![rec(0, "a;"), rec(2, "bb;"), rec(5, ";"), rec(6, "ccc")]
-        );
+        let cuts = cut_all(data, &RecordHint::Offset(0), &pat(";"), CutterLimits::default());
+        assert_eq!(cuts, vec![rec(0, "a;"), rec(2, "bb;"), rec(5, ";"), rec(6, "ccc")]);
     }
 
     #[test]
     fn offset_start_skips_bytes_before_each_record() {
         let data = b"##a;##bb;#";
-        let cuts = cut_all(
-            data,
-            &RecordHint::Offset(2),
-            &pat(";"),
-            CutterLimits::default(),
-        );
+        let cuts = cut_all(data, &RecordHint::Offset(2), &pat(";"), CutterLimits::default());
         // After "bb;" only one byte is left, so the stream ends before the
         // next start.
         assert_eq!(cuts, vec![rec(2, "a;"), rec(6, "bb;")]);
-        let cuts = cut_all(
-            b"##a;##",
-            &RecordHint::Offset(2),
-            &pat(";"),
-            CutterLimits::default(),
-        );
+        let cuts = cut_all(b"##a;##", &RecordHint::Offset(2), &pat(";"), CutterLimits::default());
         assert_eq!(cuts, vec![rec(2, "a;")]);
     }
 
@@ -813,29 +696,10 @@ mod tests {
     fn fixed_size_records_with_short_final_record() {
         let data = b"aaaabbbbccccdd";
         for chunk in [1, 3, 4, 64] {
-            let cuts = cut_all(
-                data,
-                &RecordHint::Offset(0),
-                &RecordHint::Offset(4),
-                limits(1024, chunk),
-            );
-            assert_eq!(
-                cuts,
-                vec![
-                    rec(0, "aaaa"),
-                    rec(4, "bbbb"),
-                    rec(8, "cccc"),
-                    rec(12, "dd")
-                ],
-                "chunk {chunk}"
-            );
+            let cuts = cut_all(data, &RecordHint::Offset(0), &RecordHint::Offset(4), limits(1024, chunk));
+            assert_eq!(cuts, vec![rec(0, "aaaa"), rec(4, "bbbb"), rec(8, "cccc"), rec(12, "dd")], "chunk {chunk}");
         }
-        let cuts = cut_all(
-            b"aaaabbbb",
-            &RecordHint::Offset(0),
-            &RecordHint::Offset(4),
-            limits(1024, 3),
-        );
+        let cuts = cut_all(b"aaaabbbb", &RecordHint::Offset(0), &RecordHint::Offset(4), limits(1024, 3));
         assert_eq!(cuts, vec![rec(0, "aaaa"), rec(4, "bbbb")]);
     }
 
@@ -843,8 +707,8 @@ mod tests {
     fn resume_from_record_boundary_matches_full_run() {
         let data = b"pre<r>one</r>gap<r>two</r><r>three</r>x<r>four";
         let (start, end) = (pat("<r>"), pat("</r>"));
-        let mut full = RecordCutter::new(&data[..], 0, start.clone(), end.clone(), limits(1024, 5))
-            .expect("valid config");
+        let mut full =
+            RecordCutter::new(&data[..], 0, start.clone(), end.clone(), limits(1024, 5)).expect("valid config");
         let mut boundaries = vec![(0, 0)];
         let mut cuts = Vec::new();
         while let Some(cut) = full.next_cut().expect("read") {
@@ -864,61 +728,23 @@ mod tests {
         let big = "x".repeat(100);
         let data = format!("a\n{big}\nb\ncc\n");
         for chunk in [1, 7, 32, 1024] {
-            let cuts = cut_all(
-                data.as_bytes(),
-                &RecordHint::Offset(0),
-                &pat("\n"),
-                limits(10, chunk),
-            );
+            let cuts = cut_all(data.as_bytes(), &RecordHint::Offset(0), &pat("\n"), limits(10, chunk));
             assert_eq!(
                 cuts,
-                vec![
-                    rec(0, "a\n"),
-                    Cut::Oversized {
-                        offset: 2,
-                        length: 101
-                    },
-                    rec(103, "b\n"),
-                    rec(105, "cc\n"),
-                ],
+                vec![rec(0, "a\n"), Cut::Oversized { offset: 2, length: 101 }, rec(103, "b\n"), rec(105, "cc\n"),],
                 "chunk {chunk}"
             );
         }
         // An oversized final record without its end pattern.
-        let cuts = cut_all(
-            format!("a\n{big}").as_bytes(),
-            &RecordHint::Offset(0),
-            &pat("\n"),
-            limits(10, 8),
-        );
-        assert_eq!(
-            cuts,
-            vec![
-                rec(0, "a\n"),
-                Cut::Oversized {
-                    offset: 2,
-                    length: 100
-                }
-            ]
-        );
+        let cuts = cut_all(format!("a\n{big}").as_bytes(), &RecordHint::Offset(0), &pat("\n"), limits(10, 8));
+        assert_eq!(cuts, vec![rec(0, "a\n"), Cut::Oversized { offset: 2, length: 100 }]);
         // Fixed-size records longer than the limit.
-        let cuts = cut_all(
-            big.as_bytes(),
-            &RecordHint::Offset(0),
-            &RecordHint::Offset(40),
-            limits(30, 8),
-        );
+        let cuts = cut_all(big.as_bytes(), &RecordHint::Offset(0), &RecordHint::Offset(40), limits(30, 8));
         assert_eq!(
             cuts,
             vec![
-                Cut::Oversized {
-                    offset: 0,
-                    length: 40
-                },
-                Cut::Oversized {
-                    offset: 40,
-                    length: 40
-                },
+                Cut::Oversized { offset: 0, length: 40 },
+                Cut::Oversized { offset: 40, length: 40 },
                 rec(80, &big[80..]),
             ]
         );
@@ -930,23 +756,9 @@ mod tests {
         // the cutter must not give up on it before seeing the end of the
         // stream.
         for chunk in [1, 2, 3, 4, 5, 9] {
-            let cuts = cut_all(
-                b"abcd\n12345",
-                &RecordHint::Offset(0),
-                &pat("\n"),
-                limits(5, chunk),
-            );
-            assert_eq!(
-                cuts,
-                vec![rec(0, "abcd\n"), rec(5, "12345")],
-                "chunk {chunk}"
-            );
-            let cuts = cut_all(
-                b"123456",
-                &RecordHint::Offset(0),
-                &RecordHint::Offset(9),
-                limits(6, chunk),
-            );
+            let cuts = cut_all(b"abcd\n12345", &RecordHint::Offset(0), &pat("\n"), limits(5, chunk));
+            assert_eq!(cuts, vec![rec(0, "abcd\n"), rec(5, "12345")], "chunk {chunk}");
+            let cuts = cut_all(b"123456", &RecordHint::Offset(0), &RecordHint::Offset(9), limits(6, chunk));
             assert_eq!(cuts, vec![rec(0, "123456")], "chunk {chunk}");
         }
     }
@@ -954,27 +766,14 @@ mod tests {
     #[test]
     fn pattern_split_across_tiny_chunks() {
         let data = b"--BEGIN--alpha--END----BEGIN--beta--END--";
-        let expected = vec![
-            rec(0, "--BEGIN--alpha--END--"),
-            rec(21, "--BEGIN--beta--END--"),
-        ];
+        let expected = vec![rec(0, "--BEGIN--alpha--END--"), rec(21, "--BEGIN--beta--END--")];
         for chunk in [1, 2, 3] {
-            let cuts = cut_all(
-                data,
-                &pat("--BEGIN--"),
-                &pat("--END--"),
-                limits(1024, chunk),
-            );
+            let cuts = cut_all(data, &pat("--BEGIN--"), &pat("--END--"), limits(1024, chunk));
             assert_eq!(cuts, expected, "chunk {chunk}");
         }
         let expected = vec![rec(0, "ab\r\n"), rec(4, "\r\n"), rec(6, "c\r\n")];
         for chunk in [1, 2, 3] {
-            let cuts = cut_all(
-                b"ab\r\n\r\nc\r\n",
-                &RecordHint::Offset(0),
-                &pat("\r\n"),
-                limits(1024, chunk),
-            );
+            let cuts = cut_all(b"ab\r\n\r\nc\r\n", &RecordHint::Offset(0), &pat("\r\n"), limits(1024, chunk));
             assert_eq!(cuts, expected, "chunk {chunk}");
         }
     }
@@ -984,12 +783,7 @@ mod tests {
         // With chunks of 1 to 4 bytes the start pattern straddles a chunk
         // boundary and the whole record lies in the carried-over bytes.
         for chunk in 1..=5 {
-            let cuts = cut_all(
-                b"xx<abc>yy<abc>",
-                &pat("<abc>"),
-                &RecordHint::Offset(2),
-                limits(1024, chunk),
-            );
+            let cuts = cut_all(b"xx<abc>yy<abc>", &pat("<abc>"), &RecordHint::Offset(2), limits(1024, chunk));
             assert_eq!(cuts, vec![rec(2, "<a"), rec(9, "<a")], "chunk {chunk}");
         }
     }
@@ -997,12 +791,7 @@ mod tests {
     #[test]
     fn records_inside_one_chunk_are_zero_copy_slices() {
         let data = b"one\ntwo\nthree\n";
-        let cuts = cut_all(
-            data,
-            &RecordHint::Offset(0),
-            &pat("\n"),
-            CutterLimits::default(),
-        );
+        let cuts = cut_all(data, &RecordHint::Offset(0), &pat("\n"), CutterLimits::default());
         let slices: Vec<&Bytes> = cuts
             .iter()
             .map(|cut| match cut {
@@ -1011,24 +800,15 @@ mod tests {
             })
             .collect();
         for pair in slices.windows(2) {
-            assert_eq!(
-                pair[0].as_ptr().wrapping_add(pair[0].len()),
-                pair[1].as_ptr()
-            );
+            assert_eq!(pair[0].as_ptr().wrapping_add(pair[0].len()), pair[1].as_ptr());
         }
     }
 
     #[test]
     fn iterator_matches_next_cut() {
         let data = b"a\nb\nc";
-        let cutter = RecordCutter::new(
-            &data[..],
-            0,
-            RecordHint::Offset(0),
-            pat("\n"),
-            CutterLimits::default(),
-        )
-        .expect("valid config");
+        let cutter = RecordCutter::new(&data[..], 0, RecordHint::Offset(0), pat("\n"), CutterLimits::default())
+            .expect("valid config");
         let ends: Vec<u64> = cutter.map(|cut| cut.expect("read").end()).collect();
         assert_eq!(ends, vec![2, 4, 5]);
     }
@@ -1040,14 +820,9 @@ mod tests {
     fn hints_change_between_records() {
         let data = b"03abc00\n02de";
         for chunk in 1..=13 {
-            let mut cutter = RecordCutter::new(
-                &data[..],
-                0,
-                RecordHint::Offset(0),
-                RecordHint::Offset(2),
-                limits(1024, chunk),
-            )
-            .expect("valid config");
+            let mut cutter =
+                RecordCutter::new(&data[..], 0, RecordHint::Offset(0), RecordHint::Offset(2), limits(1024, chunk))
+                    .expect("valid config");
             let mut cuts = Vec::new();
             while let Some(cut) = cutter.next_cut().expect("read") {
                 let next_end = match &cut {
@@ -1077,9 +852,8 @@ mod tests {
 
     #[test]
     fn unusable_or_mid_record_hint_changes_are_refused_and_change_nothing() {
-        let mut cutter =
-            RecordCutter::new(&b"a\nb\nc\n"[..], 0, RecordHint::Offset(0), pat("\n"), limits(1024, 1))
-                .expect("valid config");
+        let mut cutter = RecordCutter::new(&b"a\nb\nc\n"[..], 0, RecordHint::Offset(0), pat("\n"), limits(1024, 1))
+            .expect("valid config");
         assert_eq!(cutter.next_cut().expect("read"), Some(rec(0, "a\n")));
         assert_eq!(
             cutter.set_hints(RecordHint::Pattern(Vec::new()), RecordHint::Offset(1)),
@@ -1136,22 +910,13 @@ mod tests {
             RecordCutter::new(&b""[..], 0, start, end, limits).map(|_| ())
         };
         let ok = CutterLimits::default();
-        assert_eq!(
-            new(RecordHint::Pattern(Vec::new()), pat("\n"), ok),
-            Err(CutterConfigError::EmptyStartPattern)
-        );
+        assert_eq!(new(RecordHint::Pattern(Vec::new()), pat("\n"), ok), Err(CutterConfigError::EmptyStartPattern));
         assert_eq!(
             new(RecordHint::Offset(0), RecordHint::Pattern(Vec::new()), ok),
             Err(CutterConfigError::EmptyEndPattern)
         );
-        assert_eq!(
-            new(RecordHint::Offset(0), RecordHint::Offset(0), ok),
-            Err(CutterConfigError::ZeroEndOffset)
-        );
-        assert_eq!(
-            new(RecordHint::Offset(0), pat("\n"), limits(10, 0)),
-            Err(CutterConfigError::ZeroReadChunk)
-        );
+        assert_eq!(new(RecordHint::Offset(0), RecordHint::Offset(0), ok), Err(CutterConfigError::ZeroEndOffset));
+        assert_eq!(new(RecordHint::Offset(0), pat("\n"), limits(10, 0)), Err(CutterConfigError::ZeroReadChunk));
         assert_eq!(new(RecordHint::Offset(0), pat("\n"), ok), Ok(()));
     }
 
@@ -1180,42 +945,20 @@ mod tests {
     fn read_error_mid_record_is_retryable_and_memory_stays_bounded() {
         let mut first = b"ok\n".to_vec();
         first.extend(std::iter::repeat_n(b'x', 100_000));
-        let reader = FailingOnce {
-            first: io::Cursor::new(first),
-            failed: false,
-            rest: io::Cursor::new(b"xx\nnext\n".to_vec()),
-        };
+        let reader =
+            FailingOnce { first: io::Cursor::new(first), failed: false, rest: io::Cursor::new(b"xx\nnext\n".to_vec()) };
         let max = 1000;
         let chunk = 256;
-        let mut cutter = RecordCutter::new(
-            reader,
-            0,
-            RecordHint::Offset(0),
-            pat("\n"),
-            limits(max, chunk),
-        )
-        .expect("valid config");
+        let mut cutter =
+            RecordCutter::new(reader, 0, RecordHint::Offset(0), pat("\n"), limits(max, chunk)).expect("valid config");
         assert_eq!(cutter.next_cut().expect("read"), Some(rec(0, "ok\n")));
         let err = cutter.next_cut().expect_err("the reader fails");
         assert_eq!(err.to_string(), "disk on fire");
-        assert!(
-            cutter.carry.capacity() <= max,
-            "carry {}",
-            cutter.carry.capacity()
-        );
+        assert!(cutter.carry.capacity() <= max, "carry {}", cutter.carry.capacity());
         assert!(cutter.chunk.len() <= chunk);
         assert_eq!(cutter.position(), 3);
-        assert_eq!(
-            cutter.next_cut().expect("read"),
-            Some(Cut::Oversized {
-                offset: 3,
-                length: 100_003
-            })
-        );
-        assert_eq!(
-            cutter.next_cut().expect("read"),
-            Some(rec(100_006, "next\n"))
-        );
+        assert_eq!(cutter.next_cut().expect("read"), Some(Cut::Oversized { offset: 3, length: 100_003 }));
+        assert_eq!(cutter.next_cut().expect("read"), Some(rec(100_006, "next\n")));
         assert_eq!(cutter.next_cut().expect("read"), None);
     }
 
@@ -1228,8 +971,7 @@ mod tests {
         min_offset: u64,
     ) -> impl Strategy<Value = RecordHint> {
         prop_oneof![
-            prop::collection::vec(prop::sample::select(alphabet), 1..=max_pattern)
-                .prop_map(RecordHint::Pattern),
+            prop::collection::vec(prop::sample::select(alphabet), 1..=max_pattern).prop_map(RecordHint::Pattern),
             (min_offset..=max_offset).prop_map(RecordHint::Offset),
         ]
     }
