@@ -64,11 +64,11 @@ pub fn gated_binary() -> PathBuf {
 
 /// Copies the example's dataset files into `workspace`, with
 /// `computeEngine` replaced by `compute` when given.
-pub fn set_up(workspace: &Workspace, compute: Option<Value>) {
+pub fn set_up(workspace: &Workspace, compute: Option<&Value>) {
     for name in [MESSAGES_DATASET, ORDERS_DATASET] {
         let text = std::fs::read_to_string(example_dir().join(name)).expect("the example's dataset file");
         let mut dataset: Value = serde_json::from_str(&text).expect("a JSON dataset file");
-        if let Some(compute) = &compute {
+        if let Some(compute) = compute {
             dataset["computeEngine"] = compute.clone();
         }
         workspace.write(name, format!("{dataset:#}\n"));

@@ -147,7 +147,7 @@ fn assert_all_done(workspace: &Workspace, dataset: &str, output: &str, errors: &
 #[test]
 fn an_interrupted_message_run_resumes_exactly_once() {
     let workspace = Workspace::new();
-    rust_state_machine::set_up(&workspace, Some(rust_state_machine::compute(100)));
+    rust_state_machine::set_up(&workspace, Some(&rust_state_machine::compute(100)));
     let first = Messages::generate(400, &[]);
     workspace.write("input/messages-1.txt", &first.bytes);
     let gated_unit = 1500;
@@ -212,7 +212,7 @@ fn a_killed_orders_run_resumes_exactly_once() {
     let workspace = Workspace::new();
     // Checkpoints only when a run is interrupted (the interval is 10
     // minutes), so the kill leaves error files written after one.
-    rust_state_machine::set_up(&workspace, Some(rust_state_machine::compute(600_000)));
+    rust_state_machine::set_up(&workspace, Some(&rust_state_machine::compute(600_000)));
     let (interrupt_at, kill_at) = (600, 1400);
     let orders = Orders::generate(2000, &[interrupt_at, kill_at]);
     workspace.write("input/orders.csv", &orders.orders);

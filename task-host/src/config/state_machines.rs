@@ -193,7 +193,7 @@ mod tests {
             ("Single File Reader", FileReaderType::SingleFile),
         ] {
             let config = parse(&dir, &read(given, "Rust"), &manifest).expect("valid");
-            let ReadConnector::File(FileReadConnector { reader, .. }) = config.read else { panic!("a file connector") };
+            let ReadConnector::File(FileReadConnector { reader, .. }) = config.read;
             assert_eq!(reader, expected, "{given}");
         }
         assert_eq!(
