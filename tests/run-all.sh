@@ -12,6 +12,7 @@ ensure_rust
 # SIMDe comes from Debian so that build stays offline (.cargo/config.toml).
 ensure_apt_packages cmake libsimde-dev
 ensure_python_venv
+ensure_moto
 command -v node >/dev/null || ensure_apt_packages nodejs
 
 started=$SECONDS

@@ -56,3 +56,13 @@ ensure_python_venv() {
     FERRY_VENV="$venv"
     export FERRY_VENV
 }
+
+# moto's server (the AWS API emulator the cloud tests start on 127.0.0.1),
+# in the venv of ensure_python_venv.
+ensure_moto() {
+    ensure_python_venv
+    if [ ! -x "$FERRY_VENV/bin/moto_server" ]; then
+        say "installing moto (AWS API emulator) into $FERRY_VENV"
+        "$FERRY_VENV/bin/pip" install -q --disable-pip-version-check 'moto[server,dynamodb]>=5.1,<6'
+    fi
+}

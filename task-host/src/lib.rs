@@ -3,6 +3,7 @@
 //!
 //! The `ferry` binary is a thin wrapper over [`cli::main`].
 
+pub mod aws;
 pub mod bridge_client;
 pub mod cli;
 pub mod config;
