@@ -8,7 +8,7 @@
 //! defines, so that a value this build cannot run gets "not available in
 //! this build" rather than "unknown".
 
-use super::Language;
+use super::{Language, QueueStop, ScanStop, StreamStart, StreamStop};
 
 /// Lowercases `value` and drops whitespace, underscores and hyphens, so that
 /// `"Single File Reader"`, `"SINGLEFILEREADER"` and `"single_file_reader"`
@@ -62,16 +62,21 @@ impl<T: Copy> Choices<T> {
 pub(super) enum ReadDestination {
     /// Files in a local directory.
     File,
+    S3,
+    Kinesis,
+    Sqs,
+    DynamoDbStreams,
+    DynamoDbTable,
 }
 
 /// `readConnector.connectorDestination`.
 pub(super) static READ_DESTINATIONS: Choices<ReadDestination> = Choices::new(&[
     ("File", Some(ReadDestination::File)),
-    ("S3", None),
-    ("Kinesis", None),
-    ("SQS", None),
-    ("DynamoDBStreams", None),
-    ("DynamoDB", None),
+    ("S3", Some(ReadDestination::S3)),
+    ("Kinesis", Some(ReadDestination::Kinesis)),
+    ("SQS", Some(ReadDestination::Sqs)),
+    ("DynamoDBStreams", Some(ReadDestination::DynamoDbStreams)),
+    ("DynamoDB", Some(ReadDestination::DynamoDbTable)),
 ]);
 
 /// How a read connector turns files into records.
@@ -85,12 +90,14 @@ pub(super) enum ReaderType {
     /// Each manifest line names several files, read together by a
     /// stateful Rust reader.
     MultipleFileStateMachine,
+    /// Each shard of a Kinesis stream is a task.
+    KinesisStream,
 }
 
 /// `readConnector.readerType` and `manifestFile.readerType`.
 pub(super) static READER_TYPES: Choices<ReaderType> = Choices::new(&[
     ("SingleFileReader", Some(ReaderType::SingleFileReader)),
-    ("KinesisStreamReader", None),
+    ("KinesisStreamReader", Some(ReaderType::KinesisStream)),
     ("SingleFileStateMachineReader", Some(ReaderType::SingleFileStateMachine)),
     ("MultipleFileStateMachineReader", Some(ReaderType::MultipleFileStateMachine)),
     ("SparkReader", None),
@@ -145,17 +152,48 @@ pub(super) static COMPUTE_ENGINE_TYPES: Choices<ComputeEngineType> =
 /// What a manifest file lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ManifestType {
-    /// A list of files, given by `fileContents` or `glob`.
+    /// A list of files (or S3 keys), given by `fileContents`, `glob` or
+    /// `prefix`.
     FileList,
+    /// Settings of a Kinesis stream read.
+    KinesisStream,
+    /// Settings of a DynamoDB stream read.
+    DynamoDbStream,
+    /// Settings of a DynamoDB table scan.
+    DynamoDbTable,
 }
 
 /// `manifestFile.manifestType`.
 pub(super) static MANIFEST_TYPES: Choices<ManifestType> = Choices::new(&[
     ("S3ReaderTextManifestFile", Some(ManifestType::FileList)),
     ("LocalFileManifest", Some(ManifestType::FileList)),
-    ("KinesisStreamReaderManifest", None),
-    ("DynamoDBStreamReaderManifest", None),
+    ("KinesisStreamReaderManifest", Some(ManifestType::KinesisStream)),
+    ("DynamoDBStreamReaderManifest", Some(ManifestType::DynamoDbStream)),
+    ("DynamoDBTableReaderManifest", Some(ManifestType::DynamoDbTable)),
 ]);
+
+/// `manifestFile.sqsReaderTaskStopCondition`; the number of empty
+/// receives is filled in from its own field.
+pub(super) static QUEUE_STOPS: Choices<QueueStop> = Choices::new(&[
+    (
+        "DrainQueues",
+        Some(QueueStop::Drain { consecutive_empty_receives: QueueStop::DEFAULT_CONSECUTIVE_EMPTY_RECEIVES }),
+    ),
+    ("Continuous", Some(QueueStop::Continuous)),
+]);
+
+/// `kinesisReaderTaskStartFromCondition` and
+/// `dynamoDBReaderTaskStartFromCondition`.
+pub(super) static STREAM_STARTS: Choices<StreamStart> =
+    Choices::new(&[("Earliest", Some(StreamStart::Earliest)), ("Latest", Some(StreamStart::Latest))]);
+
+/// `kinesisReaderTaskStopCondition` and `dynamoDBReaderTaskStopCondition`.
+pub(super) static STREAM_STOPS: Choices<StreamStop> =
+    Choices::new(&[("StopWhenNoData", Some(StreamStop::WhenNoData)), ("Continuous", Some(StreamStop::Continuous))]);
+
+/// `dynamoDBTableReaderTaskStopCondition`.
+pub(super) static SCAN_STOPS: Choices<ScanStop> =
+    Choices::new(&[("SingleScan", Some(ScanStop::SingleScan)), ("Continuous", Some(ScanStop::Continuous))]);
 
 #[cfg(test)]
 mod tests {

@@ -35,6 +35,13 @@ pub(super) fn validate(value: Value, read: &ReadSide<'_>, issues: &mut Issues) -
     if let Some(given) = manifest_type {
         match MANIFEST_TYPES.pick(&given) {
             Ok(ManifestType::FileList) => {}
+            Ok(_) => {
+                issues.push(
+                    join(PATH, "manifestType"),
+                    format!("{given:?} is the manifest of a stream or table read connector, not of files"),
+                );
+                return None;
+            }
             Err(message) => {
                 issues.push(join(PATH, "manifestType"), message);
                 return None;
@@ -71,7 +78,7 @@ pub(super) fn validate(value: Value, read: &ReadSide<'_>, issues: &mut Issues) -
 
 /// `manifestFile.readerType` repeats the read connector's reader type
 /// (LetsData requires both); it must name the same one.
-fn check_reader_type(given: &str, read_reader_type: Option<&str>, issues: &mut Issues) {
+pub(super) fn check_reader_type(given: &str, read_reader_type: Option<&str>, issues: &mut Issues) {
     let path = join(PATH, "readerType");
     let Some(canonical) = READER_TYPES.canonical(given) else {
         // Reports the unknown value with the list of known ones.

@@ -34,6 +34,7 @@
 //! validate and build (`validate`, with `manifest` for the manifest).
 
 mod choices;
+mod cloud;
 mod error;
 mod issues;
 mod manifest;
@@ -84,7 +85,9 @@ pub struct DatasetConfig {
     pub aws: LetsDataAccount,
     /// Where records come from.
     pub read: ReadConnector,
-    /// The files to read, in the order to read them; never empty.
+    /// The files to read, in the order to read them; never empty for a
+    /// `File` read connector, empty for a cloud one (whose manifest
+    /// settings are in its [`CloudSource`]).
     pub manifest: Vec<ManifestEntry>,
     /// Where documents go.
     pub write: WriteConnector,
@@ -106,10 +109,153 @@ pub struct LetsDataAccount {
 }
 
 /// Where records come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ReadConnector {
     /// Files in a local directory (`connectorDestination: "File"`).
     File(FileReadConnector),
+    /// An AWS service, reached through the standard AWS configuration
+    /// chain (credentials, region, `AWS_ENDPOINT_URL`).
+    Cloud(CloudReadConnector),
+}
+
+impl ReadConnector {
+    /// The user code that turns records into documents.
+    pub fn handler(&self) -> &HandlerSpec {
+        match self {
+            ReadConnector::File(file) => &file.handler,
+            ReadConnector::Cloud(cloud) => &cloud.handler,
+        }
+    }
+}
+
+/// A read connector over an AWS service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudReadConnector {
+    /// The user code that turns records into documents.
+    pub handler: HandlerSpec,
+    /// The service, what to read of it, and when to stop.
+    pub source: CloudSource,
+}
+
+/// What a cloud read connector reads; its manifest's settings included.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CloudSource {
+    /// Objects of an S3 bucket, each a task read by a `SingleFileParser`
+    /// (`connectorDestination: "S3"`).
+    S3 { bucket: String, objects: S3Objects },
+    /// Messages of an SQS queue, read by `concurrency` tasks at once with a
+    /// `QueueMessageReader` (`connectorDestination: "SQS"`).
+    Sqs { queue_name: String, stop: QueueStop },
+    /// Records of a Kinesis data stream, a task per shard, read by a
+    /// `KinesisRecordReader` (`connectorDestination: "Kinesis"`).
+    Kinesis(StreamRead),
+    /// Change records of a DynamoDB stream, a task per shard, read by a
+    /// `DynamoDBStreamsRecordReader` (`connectorDestination:
+    /// "DynamoDBStreams"`).
+    DynamoDbStreams(StreamRead),
+    /// Items of a DynamoDB table, a task per scan segment, read by a
+    /// `DynamoDBTableItemReader` (`connectorDestination: "DynamoDB"`).
+    DynamoDbTable(TableScan),
+}
+
+/// Which objects of a bucket are read, each as one task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum S3Objects {
+    /// `fileContents`: manifest names one per line, in that order; the
+    /// handler's `getResolvedS3FileName` turns each into its key.
+    Names(Vec<String>),
+    /// `prefix`: every object whose key starts with it, sorted by key.
+    Prefix(String),
+}
+
+/// When an SQS reader task stops (`sqsReaderTaskStopCondition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueStop {
+    /// `DrainQueues`: after this many receives in a row found no message
+    /// (`sqsReaderTaskStopAfterConsecutiveEmptyReceives`).
+    Drain { consecutive_empty_receives: u32 },
+    /// `Continuous`: until the run is interrupted.
+    Continuous,
+}
+
+impl QueueStop {
+    /// Receives in a row without a message that end a draining task.
+    pub const DEFAULT_CONSECUTIVE_EMPTY_RECEIVES: u32 = 10;
+    pub const CONSECUTIVE_EMPTY_RECEIVES_RANGE: RangeInclusive<u32> = 1..=10_000;
+}
+
+/// A Kinesis or DynamoDB stream, read shard by shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRead {
+    /// `streamArn`. For DynamoDB Streams it may also be the table's ARN
+    /// (`...:table/NAME`), whose current stream is then read: a stream's
+    /// ARN ends in a label the service picks when the stream is enabled.
+    pub stream_arn: String,
+    /// Where a shard read for the first time starts.
+    pub start: StreamStart,
+    pub stop: StreamStop,
+}
+
+/// Where a shard without a checkpoint is read from
+/// (`...ReaderTaskStartFromCondition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStart {
+    /// `Earliest`: the oldest record the stream still holds.
+    Earliest,
+    /// `Latest`: records added after the task starts.
+    Latest,
+}
+
+/// When a shard task stops (`...ReaderTaskStopCondition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStop {
+    /// `StopWhenNoData`: once a read finds the shard caught up. The task
+    /// goes on from its checkpoint the next time the dataset runs.
+    WhenNoData,
+    /// `Continuous`: polls until the run is interrupted or the shard is
+    /// closed and read to its end.
+    Continuous,
+}
+
+/// A parallel scan of a DynamoDB table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableScan {
+    /// `tableName`.
+    pub table_name: String,
+    /// `dynamoDBTableReaderSegments`: scan segments, one task each.
+    pub segments: u32,
+    /// `dynamoDBTableReaderFilterExpression` and its attribute names and
+    /// values; items it rejects are not read.
+    pub filter: Option<ScanFilter>,
+    pub stop: ScanStop,
+}
+
+impl TableScan {
+    pub const DEFAULT_SEGMENTS: u32 = 1;
+    /// DynamoDB allows up to 1,000,000; a task each makes more than a few
+    /// thousand pointless.
+    pub const SEGMENTS_RANGE: RangeInclusive<u32> = 1..=4096;
+}
+
+/// A scan's filter expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanFilter {
+    pub expression: String,
+    /// `#name` placeholders to attribute names.
+    pub names: std::collections::BTreeMap<String, String>,
+    /// `:value` placeholders to plain JSON values (converted to DynamoDB
+    /// attribute values when the scan is sent).
+    pub values: serde_json::Map<String, serde_json::Value>,
+}
+
+/// When a scan segment task stops (`dynamoDBTableReaderTaskStopCondition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanStop {
+    /// `SingleScan`: after one pass over its segment.
+    SingleScan,
+    /// `Continuous`: scans its segment again, a minute after each pass
+    /// ends, until the run is interrupted.
+    Continuous,
 }
 
 /// A read connector over files in a local directory, each read whole by

@@ -135,3 +135,141 @@ pub(super) struct RawLocalComputeEngine {
     /// Handler processes shared by all tasks.
     pub bridge_processes: Option<u64>,
 }
+
+/// `readConnector` with `connectorDestination` `S3`, `SQS`, `Kinesis`,
+/// `DynamoDBStreams` or `DynamoDB`: one struct for all five, since LetsData
+/// spreads the same few fields over them; which fields a destination
+/// needs, and which it refuses, is checked by `cloud`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawCloudReadConnector {
+    /// Already read to choose this struct.
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub connector_destination: Option<String>,
+    /// S3: `SingleFileReader`; Kinesis: `KinesisStreamReader` (optional
+    /// for both); refused for the others.
+    pub reader_type: Option<String>,
+    /// Language of the handler; required.
+    pub artifact_implementation_language: Option<String>,
+    /// Handler file or package directory; required for Python and
+    /// JavaScript; relative to the dataset file's directory.
+    pub handler_path: Option<String>,
+    /// S3: the bucket; required.
+    pub bucket_name: Option<String>,
+    /// SQS: the queue; required.
+    pub queue_name: Option<String>,
+    /// Kinesis and DynamoDB Streams: the stream; required.
+    pub stream_arn: Option<String>,
+    /// DynamoDB: the table; required.
+    pub table_name: Option<String>,
+    /// Who owns the bucket (LetsData); ignored locally.
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub bucket_resource_location: Option<String>,
+    /// Who owns the queue, stream or table (LetsData); ignored locally.
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub resource_location: Option<String>,
+    /// Who owns the handler's container image (LetsData); ignored locally.
+    #[serde(rename = "interfaceECRImageResourceLocation")]
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub interface_ecr_image_resource_location: Option<String>,
+    /// The handler's container image (LetsData); ignored locally.
+    #[serde(rename = "interfaceECRImagePath")]
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub interface_ecr_image_path: Option<String>,
+}
+
+/// `manifestFile` of an S3 read connector (`manifestType` absent or
+/// `S3ReaderTextManifestFile`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawS3Manifest {
+    /// Already read to choose this struct.
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub manifest_type: Option<String>,
+    /// Optional; when set, must name the read connector's reader type.
+    pub reader_type: Option<String>,
+    /// Manifest names, one per line; exactly one of this and `prefix`.
+    pub file_contents: Option<String>,
+    /// Key prefix; every object under it is read; exactly one of this and
+    /// `fileContents`.
+    pub prefix: Option<String>,
+    /// AWS region of the bucket (LetsData); the AWS configuration's region
+    /// is used.
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub region: Option<String>,
+}
+
+/// `manifestFile` of an SQS read connector (no `manifestType`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawSqsManifest {
+    /// `DrainQueues` (default) or `Continuous`.
+    pub sqs_reader_task_stop_condition: Option<String>,
+    /// Empty receives in a row that end a draining task.
+    pub sqs_reader_task_stop_after_consecutive_empty_receives: Option<u64>,
+}
+
+/// `manifestFile` of a Kinesis read connector
+/// (`KinesisStreamReaderManifest`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawKinesisManifest {
+    /// Already read to choose this struct.
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub manifest_type: Option<String>,
+    /// `StopWhenNoData` (default) or `Continuous`.
+    pub kinesis_reader_task_stop_condition: Option<String>,
+    /// `Earliest` (default) or `Latest`.
+    pub kinesis_reader_task_start_from_condition: Option<String>,
+    /// LetsData's polling setting; polling here always backs off
+    /// exponentially up to a minute while a shard is idle.
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub kinesis_reader_task_continuous_poll_frequency: Option<String>,
+}
+
+/// `manifestFile` of a DynamoDB Streams read connector
+/// (`DynamoDBStreamReaderManifest`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDynamoDbStreamsManifest {
+    /// Already read to choose this struct.
+    #[serde(rename = "manifestType")]
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub manifest_type: Option<String>,
+    /// `StopWhenNoData` (default) or `Continuous`.
+    #[serde(rename = "dynamoDBReaderTaskStopCondition")]
+    pub stop_condition: Option<String>,
+    /// `Earliest` (default) or `Latest`.
+    #[serde(rename = "dynamoDBReaderTaskStartFromCondition")]
+    pub start_from_condition: Option<String>,
+    /// As `kinesisReaderTaskContinuousPollFrequency`.
+    #[serde(rename = "dynamoDBReaderTaskContinuousPollFrequency")]
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub continuous_poll_frequency: Option<String>,
+}
+
+/// `manifestFile` of a DynamoDB table read connector (`manifestType`
+/// absent or `DynamoDBTableReaderManifest`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDynamoDbTableManifest {
+    /// Already read to choose this struct.
+    #[serde(rename = "manifestType")]
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub manifest_type: Option<String>,
+    /// Scan segments, one task each.
+    #[serde(rename = "dynamoDBTableReaderSegments")]
+    pub segments: Option<u64>,
+    /// A DynamoDB filter expression.
+    #[serde(rename = "dynamoDBTableReaderFilterExpression")]
+    pub filter_expression: Option<String>,
+    /// `#name` placeholders of the filter expression.
+    #[serde(rename = "dynamoDBTableReaderExpressionAttributeNames")]
+    pub expression_attribute_names: Option<std::collections::BTreeMap<String, String>>,
+    /// `:value` placeholders of the filter expression, as plain JSON.
+    #[serde(rename = "dynamoDBTableReaderExpressionAttributeValues")]
+    pub expression_attribute_values: Option<serde_json::Map<String, Value>>,
+    /// `SingleScan` (default) or `Continuous`.
+    #[serde(rename = "dynamoDBTableReaderTaskStopCondition")]
+    pub stop_condition: Option<String>,
+}

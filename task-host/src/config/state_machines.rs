@@ -29,6 +29,13 @@ pub(super) fn file_reader_type(
 ) -> Option<FileReaderType> {
     let (reader, name) = match reader_type {
         ReaderType::SingleFileReader => return Some(FileReaderType::SingleFile),
+        ReaderType::KinesisStream => {
+            issues.push(
+                join("readConnector", "readerType"),
+                "KinesisStreamReader reads a Kinesis read connector's stream, not files",
+            );
+            return None;
+        }
         ReaderType::SingleFileStateMachine => {
             (FileReaderType::SingleFileStateMachine, "Single File State Machine Reader")
         }
@@ -193,7 +200,9 @@ mod tests {
             ("Single File Reader", FileReaderType::SingleFile),
         ] {
             let config = parse(&dir, &read(given, "Rust"), &manifest).expect("valid");
-            let ReadConnector::File(FileReadConnector { reader, .. }) = config.read;
+            let ReadConnector::File(FileReadConnector { reader, .. }) = config.read else {
+                panic!("a File read connector")
+            };
             assert_eq!(reader, expected, "{given}");
         }
         assert_eq!(

@@ -276,20 +276,17 @@ fn an_unknown_connector_field_is_reported_with_the_destinations_fields() {
 fn letsdata_values_this_build_cannot_run_are_not_available() {
     let fixture = Fixture::new();
     let cases = [
-        ("readConnector", "connectorDestination", "S3", "File"),
-        ("readConnector", "connectorDestination", "DYNAMODBSTREAMS", "File"),
         (
             "readConnector",
             "readerType",
             "SPARKREADER",
-            "SingleFileReader, SingleFileStateMachineReader, MultipleFileStateMachineReader",
+            "SingleFileReader, KinesisStreamReader, SingleFileStateMachineReader, MultipleFileStateMachineReader",
         ),
         ("writeConnector", "connectorDestination", "Kinesis", "File"),
         ("writeConnector", "connectorDestination", "Kafka", "File"),
         ("errorConnector", "connectorDestination", "S3", "Folder"),
         ("computeEngine", "computeEngineType", "Lambda", "Local"),
         ("computeEngine", "computeEngineType", "LAMBDA_AND_SAGEMAKER", "Local"),
-        ("manifestFile", "manifestType", "KinesisStreamReaderManifest", "S3ReaderTextManifestFile, LocalFileManifest"),
     ];
     for (section, key, value, available) in cases {
         let issues = fixture.issues(|dataset| {
@@ -653,11 +650,258 @@ fn a_rust_handler_needs_no_handler_path_but_python_does() {
             dataset["readConnector"].as_object_mut().expect("object").remove("handlerPath");
         })
         .expect("a Rust dataset without handlerPath is valid");
-    let ReadConnector::File(read) = config.read;
+    let ReadConnector::File(read) = config.read else { panic!("a File read connector") };
     assert_eq!((read.handler.language, read.handler.path), (Language::Rust, None));
 
     let issues = fixture.issues(|dataset| {
         dataset["readConnector"].as_object_mut().expect("object").remove("handlerPath");
     });
     assert_eq!(issues, ["readConnector.handlerPath: missing required field"]);
+}
+
+// ---- cloud read connectors ----
+
+/// `sample()` with its read connector and manifest replaced.
+fn with_cloud_read(read: Value, manifest: Option<Value>) -> impl FnOnce(&mut Value) {
+    move |dataset| {
+        dataset["readConnector"] = read;
+        match manifest {
+            Some(manifest) => dataset["manifestFile"] = manifest,
+            None => remove(dataset, "manifestFile"),
+        }
+    }
+}
+
+fn cloud_read(destination: &str, resource: (&str, &str)) -> Value {
+    json!({
+        "connectorDestination": destination,
+        "artifactImplementationLanguage": "Python",
+        "handlerPath": "handler.py",
+        "resourceLocation": "Customer",
+        resource.0: resource.1,
+    })
+}
+
+fn cloud_source(config: DatasetConfig) -> CloudSource {
+    match config.read {
+        ReadConnector::Cloud(cloud) => cloud.source,
+        ReadConnector::File(_) => panic!("a cloud read connector"),
+    }
+}
+
+const KINESIS_ARN: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/clicks";
+const DDB_STREAM_ARN: &str = "arn:aws:dynamodb:us-east-1:123456789012:table/T/stream/2024-01-01T00:00:00.000";
+
+#[test]
+fn letsdata_cloud_dataset_files_build_their_sources() {
+    let fixture = Fixture::new();
+    let s3 = fixture
+        .parse(with_cloud_read(
+            json!({
+                "connectorDestination": "S3", "readerType": "Single File Reader", "bucketName": "logs",
+                "bucketResourceLocation": "Customer", "artifactImplementationLanguage": "Python",
+                "handlerPath": "handler.py",
+            }),
+            Some(json!({
+                "manifestType": "S3ReaderTextManifestFile", "readerType": "SINGLEFILEREADER",
+                "fileContents": "a.gz\n\n b.gz ",
+            })),
+        ))
+        .expect("valid");
+    assert!(s3.manifest.is_empty());
+    assert_eq!(
+        cloud_source(s3),
+        CloudSource::S3 { bucket: "logs".to_owned(), objects: S3Objects::Names(vec!["a.gz".into(), "b.gz".into()]) }
+    );
+
+    let sqs = fixture
+        .parse(with_cloud_read(
+            cloud_read("SQS", ("queueName", "orders")),
+            Some(json!({
+                "sqsReaderTaskStopCondition": "DrainQueues", "sqsReaderTaskStopAfterConsecutiveEmptyReceives": 3,
+            })),
+        ))
+        .expect("valid");
+    assert_eq!(
+        cloud_source(sqs),
+        CloudSource::Sqs { queue_name: "orders".to_owned(), stop: QueueStop::Drain { consecutive_empty_receives: 3 } }
+    );
+
+    let kinesis = fixture
+        .parse(with_cloud_read(
+            json!({
+                "connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER", "streamArn": KINESIS_ARN,
+                "resourceLocation": "LetsData", "artifactImplementationLanguage": "Python",
+                "handlerPath": "handler.py",
+            }),
+            Some(json!({
+                "manifestType": "KinesisStreamReaderManifest", "kinesisReaderTaskStopCondition": "Continuous",
+                "kinesisReaderTaskStartFromCondition": "Latest",
+                "kinesisReaderTaskContinuousPollFrequency": "Poll with exponential frequency (max 1 min)",
+            })),
+        ))
+        .expect("valid");
+    assert_eq!(
+        cloud_source(kinesis),
+        CloudSource::Kinesis(StreamRead {
+            stream_arn: KINESIS_ARN.to_owned(),
+            start: StreamStart::Latest,
+            stop: StreamStop::Continuous,
+        })
+    );
+
+    let streams = fixture
+        .parse(with_cloud_read(
+            cloud_read("DYNAMODBSTREAMS", ("streamArn", DDB_STREAM_ARN)),
+            Some(json!({ "manifestType": "DynamoDBStreamReaderManifest", "dynamoDBReaderTaskStopCondition": "StopWhenNoData" })),
+        ))
+        .expect("valid");
+    assert_eq!(
+        cloud_source(streams),
+        CloudSource::DynamoDbStreams(StreamRead {
+            stream_arn: DDB_STREAM_ARN.to_owned(),
+            start: StreamStart::Earliest,
+            stop: StreamStop::WhenNoData,
+        })
+    );
+
+    let table = fixture
+        .parse(with_cloud_read(
+            cloud_read("DynamoDB", ("tableName", "Orders")),
+            Some(json!({
+                "manifestType": "DynamoDBTableReaderManifest", "dynamoDBTableReaderSegments": 4,
+                "dynamoDBTableReaderFilterExpression": "#s = :open",
+                "dynamoDBTableReaderExpressionAttributeNames": { "#s": "status" },
+                "dynamoDBTableReaderExpressionAttributeValues": { ":open": "OPEN" },
+            })),
+        ))
+        .expect("valid");
+    let CloudSource::DynamoDbTable(scan) = cloud_source(table) else { panic!("a table scan") };
+    assert_eq!((scan.table_name.as_str(), scan.segments, scan.stop), ("Orders", 4, ScanStop::SingleScan));
+    let filter = scan.filter.expect("a filter");
+    assert_eq!(filter.expression, "#s = :open");
+    assert_eq!(filter.names["#s"], "status");
+    assert_eq!(filter.values[":open"], json!("OPEN"));
+}
+
+#[test]
+fn stream_queue_and_table_manifests_are_optional() {
+    let fixture = Fixture::new();
+    let sqs = fixture.parse(with_cloud_read(cloud_read("SQS", ("queueName", "q")), None)).expect("valid");
+    assert_eq!(
+        cloud_source(sqs),
+        CloudSource::Sqs {
+            queue_name: "q".to_owned(),
+            stop: QueueStop::Drain { consecutive_empty_receives: QueueStop::DEFAULT_CONSECUTIVE_EMPTY_RECEIVES },
+        }
+    );
+    let table = fixture.parse(with_cloud_read(cloud_read("DynamoDB", ("tableName", "T")), None)).expect("valid");
+    assert_eq!(
+        cloud_source(table),
+        CloudSource::DynamoDbTable(TableScan {
+            table_name: "T".to_owned(),
+            segments: 1,
+            filter: None,
+            stop: ScanStop::SingleScan,
+        })
+    );
+    let issues = fixture.issues(with_cloud_read(cloud_read("S3", ("bucketName", "b")), None));
+    assert_eq!(issues, ["manifestFile: missing required field"]);
+}
+
+#[test]
+fn each_cloud_destination_takes_its_own_resource_field() {
+    let fixture = Fixture::new();
+    let mut read = cloud_read("SQS", ("bucketName", "logs"));
+    read["directory"] = json!("data");
+    let issues = fixture.issues(with_cloud_read(read, None));
+    assert_eq!(
+        issues,
+        [
+            "readConnector.directory: unknown field; expected one of: connectorDestination, readerType, \
+             artifactImplementationLanguage, handlerPath, bucketName, queueName, streamArn, tableName, \
+             bucketResourceLocation, resourceLocation, interfaceECRImageResourceLocation, interfaceECRImagePath",
+            "readConnector.bucketName: is not a field of a SQS read connector; it takes queueName",
+            "readConnector.queueName: missing required field",
+        ]
+    );
+    let issues = fixture.issues(with_cloud_read(
+        cloud_read("Kinesis", ("streamArn", "clicks")),
+        Some(json!({ "manifestType": "KinesisStreamReaderManifest" })),
+    ));
+    assert_eq!(
+        issues,
+        [
+            r#"readConnector.streamArn: must be a Kinesis stream ARN (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME); got "clicks""#
+        ]
+    );
+    let issues = fixture.issues(with_cloud_read(
+        cloud_read("S3", ("bucketName", "s3://logs/2024")),
+        Some(json!({ "prefix": "2024/" })),
+    ));
+    assert_eq!(
+        issues,
+        [r#"readConnector.bucketName: is a bucket name, without '/' or an s3:// prefix; got "s3://logs/2024""#]
+    );
+}
+
+#[test]
+fn invalid_cloud_combinations_say_what_to_change() {
+    let fixture = Fixture::new();
+    let mut sqs = cloud_read("SQS", ("queueName", "q"));
+    sqs["readerType"] = json!("Single File Reader");
+    let issues = fixture.issues(with_cloud_read(
+        sqs,
+        Some(json!({
+            "sqsReaderTaskStopCondition": "Continuous", "sqsReaderTaskStopAfterConsecutiveEmptyReceives": 5,
+        })),
+    ));
+    assert_eq!(
+        issues,
+        [
+            "readConnector.readerType: a SQS read connector has no reader type; remove it",
+            "manifestFile.sqsReaderTaskStopAfterConsecutiveEmptyReceives: applies only to \
+             sqsReaderTaskStopCondition DrainQueues",
+        ]
+    );
+    let mut s3 = cloud_read("S3", ("bucketName", "b"));
+    s3["readerType"] = json!("Single File State Machine Reader");
+    let issues = fixture.issues(with_cloud_read(s3, Some(json!({ "fileContents": "a", "prefix": "b" }))));
+    assert_eq!(
+        issues,
+        [
+            "readConnector.readerType: the state machine readers read local files only; use a File read connector",
+            "manifestFile: set exactly one of fileContents and prefix; both are set",
+        ]
+    );
+    let issues = fixture.issues(with_cloud_read(
+        cloud_read("DynamoDB", ("tableName", "T")),
+        Some(json!({
+            "manifestType": "KinesisStreamReaderManifest", "dynamoDBTableReaderSegments": 0,
+        })),
+    ));
+    assert_eq!(
+        issues,
+        [
+            r#"manifestFile.manifestType: "KinesisStreamReaderManifest" does not go with this read connector"#,
+            "manifestFile.dynamoDBTableReaderSegments: must be between 1 and 4096; got 0",
+        ]
+    );
+    let issues = fixture.issues(with_cloud_read(
+        cloud_read("DynamoDB", ("tableName", "T")),
+        Some(json!({ "dynamoDBTableReaderExpressionAttributeValues": { ":v": 1 } })),
+    ));
+    assert_eq!(
+        issues,
+        ["manifestFile.dynamoDBTableReaderFilterExpression: missing: expression attribute names and values are \
+          only used by a filter expression"]
+    );
+    let issues =
+        fixture.issues(|dataset| dataset["manifestFile"]["manifestType"] = json!("KinesisStreamReaderManifest"));
+    assert_eq!(
+        issues,
+        [
+            r#"manifestFile.manifestType: "KinesisStreamReaderManifest" is the manifest of a stream or table read connector, not of files"#
+        ]
+    );
 }

@@ -22,7 +22,7 @@ use super::raw::{
 use super::state_machines;
 use super::{
     ComputeEngine, ConfigIssue, DatasetConfig, ErrorConnector, FileReadConnector, HandlerSpec, Language,
-    LetsDataAccount, ManifestEntry, ReadConnector, WriteConnector, parse, paths,
+    LetsDataAccount, ManifestEntry, ReadConnector, WriteConnector, cloud, parse, paths,
 };
 
 /// Longest accepted `datasetName`, in characters.
@@ -120,6 +120,11 @@ fn read_connector(value: Value, manifest_file: Option<Value>, base: &Path, issue
     let destination = parse::selector(&object, "connectorDestination", PATH, issues);
     match required_choice(&READ_DESTINATIONS, destination, PATH, "connectorDestination", issues) {
         Some(ReadDestination::File) => {}
+        Some(cloud_destination) => {
+            section.connector = cloud::read_connector(cloud_destination, object, manifest_file, base, issues);
+            section.manifest = Some(Vec::new());
+            return section;
+        }
         None => return section,
     }
     let Some(raw) = parse::fields::<RawFileReadConnector>(object, PATH, issues) else {
@@ -146,7 +151,7 @@ fn read_connector(value: Value, manifest_file: Option<Value>, base: &Path, issue
 
 /// The handler of a read connector, from its `artifactImplementationLanguage`
 /// and `handlerPath`; `None` after reporting why not.
-fn handler_spec(
+pub(super) fn handler_spec(
     language: Option<String>,
     handler_path: Option<String>,
     base: &Path,
