@@ -3,15 +3,23 @@
 //! Calls run on tokio's blocking pool behind a mutex; SQLite serialises
 //! writers anyway and every statement here is short. WAL mode lets
 //! `ferry datasets view` read while a run writes.
+//!
+//! Ownership (see the store's module doc) is the `owner`, `lease_until_ms`
+//! and `holder` columns of a task: every write that needs ownership is
+//! one UPDATE whose WHERE clause names the owner, so two processes sharing
+//! the file cannot both own a task. Files made before these columns get
+//! them when opened.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{
-    Checkpoint, DatasetRecord, ExecutionRecord, Progress, State, StoreError, TaskEnd, TaskRecord,
-    TaskStore, now_ms,
+    Checkpoint, DEFAULT_LEASE, DatasetRecord, ExecutionRecord, Lease, Progress, State, StoreError, TaskEnd, TaskRecord,
+    TaskStore, holder, millis, now_ms,
 };
 
 const SCHEMA: &str = "
@@ -35,6 +43,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     sink_checkpoint TEXT,
     last_error TEXT,
     updated_at_ms INTEGER NOT NULL,
+    owner TEXT,
+    lease_until_ms INTEGER,
+    holder TEXT,
     PRIMARY KEY (dataset, task_id)
 );
 CREATE TABLE IF NOT EXISTS executions (
@@ -48,20 +59,27 @@ CREATE TABLE IF NOT EXISTS executions (
 );
 ";
 
+/// Task columns added after the first schema, with their types: files
+/// made before them get them when opened.
+const ADDED_TASK_COLUMNS: [(&str, &str); 3] = [("owner", "TEXT"), ("lease_until_ms", "INTEGER"), ("holder", "TEXT")];
+
 /// A task store in one SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteTaskStore {
     connection: Arc<Mutex<Connection>>,
+    /// How long a start or a commit keeps the task owned.
+    lease: Duration,
+    /// This process, as written next to the tasks it owns (see
+    /// [`super::holder`]).
+    holder: Option<String>,
 }
 
 impl SqliteTaskStore {
     /// Opens (creating if needed) the store at `path`, and its directory.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                path: dir.display().to_string(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::CreateDir { path: dir.display().to_string(), source })?;
         }
         Self::from_connection(Connection::open(path)?)
     }
@@ -75,9 +93,29 @@ impl SqliteTaskStore {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         // A concurrent reader (datasets view) may hold the lock briefly.
-        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        connection.busy_timeout(Duration::from_secs(10))?;
         connection.execute_batch(SCHEMA)?;
-        Ok(Self { connection: Arc::new(Mutex::new(connection)) })
+        add_missing_task_columns(&connection)?;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+            lease: DEFAULT_LEASE,
+            holder: holder::this_process().map(str::to_owned),
+        })
+    }
+
+    /// The same store, taking tasks as if it were `holder`.
+    #[cfg(test)]
+    pub(super) fn with_holder(mut self, holder: Option<String>) -> Self {
+        self.holder = holder;
+        self
+    }
+
+    /// The same store, whose starts and commits keep a task owned for
+    /// `lease` instead of [`DEFAULT_LEASE`].
+    #[must_use]
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     async fn with<R: Send + 'static>(
@@ -86,14 +124,26 @@ impl SqliteTaskStore {
     ) -> Result<R, StoreError> {
         let connection = Arc::clone(&self.connection);
         tokio::task::spawn_blocking(move || {
-            let mut connection = connection
-                .lock()
-                .map_err(|_| StoreError::Worker("a previous store call panicked".to_owned()))?;
+            let mut connection =
+                connection.lock().map_err(|_| StoreError::Worker("a previous store call panicked".to_owned()))?;
             work(&mut connection)
         })
         .await
         .map_err(|err| StoreError::Worker(err.to_string()))?
     }
+}
+
+fn add_missing_task_columns(connection: &Connection) -> Result<(), StoreError> {
+    let existing: HashSet<String> = connection
+        .prepare("SELECT name FROM pragma_table_info('tasks')")?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for (column, kind) in ADDED_TASK_COLUMNS {
+        if !existing.contains(column) {
+            connection.execute_batch(&format!("ALTER TABLE tasks ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
 }
 
 fn dataset_from_row(row: &Row<'_>) -> rusqlite::Result<(DatasetRecord, String)> {
@@ -111,17 +161,14 @@ fn dataset_from_row(row: &Row<'_>) -> rusqlite::Result<(DatasetRecord, String)> 
     ))
 }
 
-fn with_state(
-    (mut record, state): (DatasetRecord, String),
-) -> Result<DatasetRecord, StoreError> {
+fn with_state((mut record, state): (DatasetRecord, String)) -> Result<DatasetRecord, StoreError> {
     record.state = state.parse()?;
     Ok(record)
 }
 
-const DATASET_COLUMNS: &str =
-    "name, state, config_digest, config_json, created_at_ms, updated_at_ms";
+const DATASET_COLUMNS: &str = "name, state, config_digest, config_json, created_at_ms, updated_at_ms";
 const TASK_COLUMNS: &str = "dataset, task_id, ordinal, state, processed, errored, skipped, \
-     source_checkpoint, sink_checkpoint, last_error, updated_at_ms";
+     source_checkpoint, sink_checkpoint, last_error, updated_at_ms, owner, lease_until_ms";
 
 fn task_from_row(row: &Row<'_>) -> rusqlite::Result<(TaskRecord, String)> {
     let progress = Progress {
@@ -131,6 +178,8 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<(TaskRecord, String)> {
     };
     let source: Option<String> = row.get(7)?;
     let sink: Option<String> = row.get(8)?;
+    let owner: Option<String> = row.get(11)?;
+    let lease_until: Option<i64> = row.get(12)?;
     Ok((
         TaskRecord {
             dataset: row.get(0)?,
@@ -138,13 +187,10 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<(TaskRecord, String)> {
             ordinal: row.get(2)?,
             state: State::Created,
             progress,
-            checkpoint: source.map(|source| Checkpoint {
-                source,
-                sink: sink.unwrap_or_default(),
-                progress,
-            }),
+            checkpoint: source.map(|source| Checkpoint { source, sink: sink.unwrap_or_default(), progress }),
             last_error: row.get(9)?,
             updated_at_ms: row.get(10)?,
+            owner: owner.map(|run_id| Lease { run_id, expires_at_ms: lease_until.unwrap_or_default() }),
         },
         row.get(3)?,
     ))
@@ -157,6 +203,21 @@ fn task_with_state((mut record, state): (TaskRecord, String)) -> Result<TaskReco
 
 fn counter(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Why a write guarded by ownership changed no row: the task is missing,
+/// or another run (or none) owns it.
+fn not_owned(connection: &Connection, dataset: &str, task_id: &str) -> StoreError {
+    let owner = connection
+        .query_row("SELECT owner FROM tasks WHERE dataset = ?1 AND task_id = ?2", [dataset, task_id], |row| {
+            row.get::<_, Option<String>>(0)
+        })
+        .optional();
+    match owner {
+        Ok(Some(owner)) => StoreError::NotOwner { dataset: dataset.to_owned(), task: task_id.to_owned(), owner },
+        Ok(None) => StoreError::NotFound(format!("no task {task_id} in dataset {dataset}")),
+        Err(err) => err.into(),
+    }
 }
 
 #[async_trait::async_trait]
@@ -236,11 +297,7 @@ impl TaskStore for SqliteTaskStore {
         let name = name.to_owned();
         self.with(move |connection| {
             connection
-                .query_row(
-                    &format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE name = ?1"),
-                    [name],
-                    dataset_from_row,
-                )
+                .query_row(&format!("SELECT {DATASET_COLUMNS} FROM datasets WHERE name = ?1"), [name], dataset_from_row)
                 .optional()?
                 .map(with_state)
                 .transpose()
@@ -250,8 +307,7 @@ impl TaskStore for SqliteTaskStore {
 
     async fn datasets(&self) -> Result<Vec<DatasetRecord>, StoreError> {
         self.with(|connection| {
-            let mut statement = connection
-                .prepare(&format!("SELECT {DATASET_COLUMNS} FROM datasets ORDER BY name"))?;
+            let mut statement = connection.prepare(&format!("SELECT {DATASET_COLUMNS} FROM datasets ORDER BY name"))?;
             let rows = statement.query_map([], dataset_from_row)?;
             rows.map(|row| with_state(row?)).collect()
         })
@@ -287,32 +343,53 @@ impl TaskStore for SqliteTaskStore {
     async fn tasks(&self, dataset: &str) -> Result<Vec<TaskRecord>, StoreError> {
         let dataset = dataset.to_owned();
         self.with(move |connection| {
-            let mut statement = connection.prepare(&format!(
-                "SELECT {TASK_COLUMNS} FROM tasks WHERE dataset = ?1 ORDER BY ordinal"
-            ))?;
+            let mut statement = connection
+                .prepare(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE dataset = ?1 ORDER BY ordinal, task_id"))?;
             let rows = statement.query_map([dataset], task_from_row)?;
             rows.map(|row| task_with_state(row?)).collect()
         })
         .await
     }
 
-    async fn start_task(
-        &self,
-        dataset: &str,
-        task_id: &str,
-        run_id: &str,
-    ) -> Result<TaskRecord, StoreError> {
+    async fn start_task(&self, dataset: &str, task_id: &str, run_id: &str) -> Result<TaskRecord, StoreError> {
         let (dataset, task_id, run_id) = (dataset.to_owned(), task_id.to_owned(), run_id.to_owned());
+        let (lease, holder) = (millis(self.lease), self.holder.clone());
         self.with(move |connection| {
             let transaction = connection.transaction()?;
             let now = now_ms();
-            let changed = transaction.execute(
-                "UPDATE tasks SET state = ?3, last_error = NULL, updated_at_ms = ?4 \
-                 WHERE dataset = ?1 AND task_id = ?2",
-                params![dataset, task_id, State::Processing.as_str(), now],
-            )?;
-            if changed == 0 {
-                return Err(StoreError::NotFound(format!("no task {task_id} in dataset {dataset}")));
+            // Takes the task when it is free, this run's, past its lease,
+            // or held by `stale` (an owner and its holder).
+            let take = |stale: Option<&(String, String)>| {
+                transaction.execute(
+                    "UPDATE tasks SET state = ?4, last_error = NULL, updated_at_ms = ?5, owner = ?3, \
+                     lease_until_ms = ?6, holder = ?7 WHERE dataset = ?1 AND task_id = ?2 AND (owner IS NULL \
+                     OR owner = ?3 OR lease_until_ms < ?5 OR (owner = ?8 AND holder = ?9))",
+                    params![
+                        dataset,
+                        task_id,
+                        run_id,
+                        State::Processing.as_str(),
+                        now,
+                        now.saturating_add(lease),
+                        holder,
+                        stale.map(|(owner, _)| owner),
+                        stale.map(|(_, holder)| holder)
+                    ],
+                )
+            };
+            if take(None)? == 0 {
+                let dead_owner = transaction
+                    .query_row(
+                        "SELECT owner, holder FROM tasks WHERE dataset = ?1 AND task_id = ?2",
+                        params![dataset, task_id],
+                        |row| Ok(row.get::<_, Option<String>>(0)?.zip(row.get::<_, Option<String>>(1)?)),
+                    )
+                    .optional()?
+                    .flatten()
+                    .filter(|(_, holder)| holder::is_gone(holder));
+                if dead_owner.is_none() || take(dead_owner.as_ref())? == 0 {
+                    return Err(not_owned(&transaction, &dataset, &task_id));
+                }
             }
             transaction.execute(
                 "INSERT INTO executions (dataset, task_id, run_id, started_at_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -333,55 +410,54 @@ impl TaskStore for SqliteTaskStore {
         &self,
         dataset: &str,
         task_id: &str,
+        run_id: &str,
         checkpoint: &Checkpoint,
     ) -> Result<(), StoreError> {
-        let (dataset, task_id, checkpoint) = (dataset.to_owned(), task_id.to_owned(), checkpoint.clone());
+        let (dataset, task_id, run_id, checkpoint) =
+            (dataset.to_owned(), task_id.to_owned(), run_id.to_owned(), checkpoint.clone());
+        let lease = millis(self.lease);
         self.with(move |connection| {
             let progress = checkpoint.progress;
+            let now = now_ms();
             let changed = connection.execute(
-                "UPDATE tasks SET source_checkpoint = ?3, sink_checkpoint = ?4, processed = ?5, \
-                 errored = ?6, skipped = ?7, updated_at_ms = ?8 WHERE dataset = ?1 AND task_id = ?2",
+                "UPDATE tasks SET source_checkpoint = ?4, sink_checkpoint = ?5, processed = ?6, \
+                 errored = ?7, skipped = ?8, updated_at_ms = ?9, lease_until_ms = ?10 \
+                 WHERE dataset = ?1 AND task_id = ?2 AND owner = ?3",
                 params![
                     dataset,
                     task_id,
+                    run_id,
                     checkpoint.source,
                     checkpoint.sink,
                     counter(progress.processed),
                     counter(progress.errored),
                     counter(progress.skipped),
-                    now_ms()
+                    now,
+                    now.saturating_add(lease)
                 ],
             )?;
             if changed == 0 {
-                return Err(StoreError::NotFound(format!("no task {task_id} in dataset {dataset}")));
+                return Err(not_owned(connection, &dataset, &task_id));
             }
             Ok(())
         })
         .await
     }
 
-    async fn finish_task(
-        &self,
-        dataset: &str,
-        task_id: &str,
-        run_id: &str,
-        end: &TaskEnd,
-    ) -> Result<(), StoreError> {
-        let (dataset, task_id, run_id, end) =
-            (dataset.to_owned(), task_id.to_owned(), run_id.to_owned(), end.clone());
+    async fn finish_task(&self, dataset: &str, task_id: &str, run_id: &str, end: &TaskEnd) -> Result<(), StoreError> {
+        let (dataset, task_id, run_id, end) = (dataset.to_owned(), task_id.to_owned(), run_id.to_owned(), end.clone());
         self.with(move |connection| {
-            let (state, error) = match &end {
-                TaskEnd::Completed => (State::Completed, None),
-                TaskEnd::Interrupted => (State::Processing, None),
-                TaskEnd::Errored(message) => (State::Errored, Some(message.as_str())),
-            };
+            let (state, error) = end.state_and_error();
             let transaction = connection.transaction()?;
             let now = now_ms();
-            transaction.execute(
-                "UPDATE tasks SET state = ?3, last_error = ?4, updated_at_ms = ?5 \
-                 WHERE dataset = ?1 AND task_id = ?2",
-                params![dataset, task_id, state.as_str(), error, now],
+            let changed = transaction.execute(
+                "UPDATE tasks SET state = ?4, last_error = ?5, updated_at_ms = ?6, owner = NULL, lease_until_ms = NULL, holder = NULL \
+                 WHERE dataset = ?1 AND task_id = ?2 AND owner = ?3",
+                params![dataset, task_id, run_id, state.as_str(), error, now],
             )?;
+            if changed == 0 {
+                return Err(not_owned(&transaction, &dataset, &task_id));
+            }
             transaction.execute(
                 "UPDATE executions SET ended_at_ms = ?4, outcome = ?5 \
                  WHERE dataset = ?1 AND task_id = ?2 AND run_id = ?3 AND ended_at_ms IS NULL",
@@ -428,22 +504,6 @@ impl TaskStore for SqliteTaskStore {
 mod tests {
     use super::*;
 
-    fn store() -> SqliteTaskStore {
-        SqliteTaskStore::in_memory().expect("in-memory store")
-    }
-
-    #[tokio::test]
-    async fn a_dataset_is_created_once_and_guards_its_config() {
-        let store = store();
-        let first = store.open_dataset("logs", "d1", "{}").await.expect("create");
-        assert_eq!(first.state, State::Created);
-        let again = store.open_dataset("logs", "d1", "{}").await.expect("reopen");
-        assert_eq!(again.created_at_ms, first.created_at_ms);
-        let changed = store.open_dataset("logs", "d2", "{}").await.expect_err("other config");
-        assert!(matches!(changed, StoreError::ConfigChanged { .. }), "{changed}");
-        assert!(changed.to_string().contains("--restart"));
-    }
-
     #[tokio::test]
     async fn checkpoints_and_counters_survive_reopening_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -458,7 +518,7 @@ mod tests {
             store.open_dataset("logs", "d", "{}").await.expect("dataset");
             store.ensure_tasks("logs", &["b".to_owned(), "a".to_owned()]).await.expect("tasks");
             store.start_task("logs", "a", "run-1").await.expect("start");
-            store.commit_checkpoint("logs", "a", &checkpoint).await.expect("commit");
+            store.commit_checkpoint("logs", "a", "run-1", &checkpoint).await.expect("commit");
             store.finish_task("logs", "a", "run-1", &TaskEnd::Interrupted).await.expect("finish");
         }
         let store = SqliteTaskStore::open(&path).expect("reopen");
@@ -467,36 +527,29 @@ mod tests {
         assert_eq!(ids, ["b", "a"], "manifest order is kept");
         assert_eq!(tasks[1].state, State::Processing);
         assert_eq!(tasks[1].checkpoint.as_ref(), Some(&checkpoint));
-        assert_eq!(tasks[1].progress.records(), 10);
+        assert_eq!(tasks[1].owner, None, "an interrupted task is released");
         assert_eq!(tasks[0].checkpoint, None);
     }
 
     #[tokio::test]
-    async fn executions_log_each_run_with_its_outcome() {
-        let store = store();
-        store.open_dataset("logs", "d", "{}").await.expect("dataset");
-        store.ensure_tasks("logs", &["a".to_owned()]).await.expect("tasks");
-        store.start_task("logs", "a", "run-1").await.expect("start 1");
-        store.finish_task("logs", "a", "run-1", &TaskEnd::Errored("boom".to_owned())).await.expect("end 1");
-        let task = &store.tasks("logs").await.expect("tasks")[0];
-        assert_eq!((task.state, task.last_error.as_deref()), (State::Errored, Some("boom")));
-        store.start_task("logs", "a", "run-2").await.expect("start 2");
-        store.finish_task("logs", "a", "run-2", &TaskEnd::Completed).await.expect("end 2");
-        let runs = store.executions("logs").await.expect("executions");
-        let outcomes: Vec<_> = runs.iter().map(|run| (run.run_id.as_str(), run.outcome)).collect();
-        assert_eq!(outcomes, [("run-1", Some(State::Errored)), ("run-2", Some(State::Completed))]);
-        assert!(store.tasks("logs").await.expect("tasks")[0].last_error.is_none());
-    }
-
-    #[tokio::test]
-    async fn deleting_a_dataset_removes_its_tasks() {
-        let store = store();
-        store.open_dataset("logs", "d", "{}").await.expect("dataset");
-        store.ensure_tasks("logs", &["a".to_owned()]).await.expect("tasks");
-        store.delete_dataset("logs").await.expect("delete");
-        assert!(store.dataset("logs").await.expect("lookup").is_none());
-        assert!(store.tasks("logs").await.expect("tasks").is_empty());
-        let missing = store.start_task("logs", "a", "r").await.expect_err("gone");
-        assert!(matches!(missing, StoreError::NotFound(_)));
+    async fn a_file_made_before_task_ownership_gains_its_columns() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ferry.db");
+        {
+            let connection = Connection::open(&path).expect("create the old file");
+            let old_schema = SCHEMA.replace("    owner TEXT,\n    lease_until_ms INTEGER,\n    holder TEXT,\n", "");
+            assert_ne!(old_schema, SCHEMA, "the old schema lacks the ownership columns");
+            connection.execute_batch(&old_schema).expect("old schema");
+            connection
+                .execute_batch(
+                    "INSERT INTO datasets VALUES ('logs', 'PROCESSING', 'd', '{}', 1, 1); \
+                     INSERT INTO tasks (dataset, task_id, ordinal, state, updated_at_ms) \
+                     VALUES ('logs', 'a', 0, 'PROCESSING', 1);",
+                )
+                .expect("old rows");
+        }
+        let store = SqliteTaskStore::open(&path).expect("open the old file");
+        let started = store.start_task("logs", "a", "run-1").await.expect("start a task of the old file");
+        assert_eq!(started.owner.map(|lease| lease.run_id).as_deref(), Some("run-1"));
     }
 }
