@@ -138,18 +138,20 @@ fn is_retryable(outcome: &pb::Outcome) -> bool {
 /// outcome in the store.
 pub async fn run_task(task: Task, services: TaskServices) -> TaskReport {
     let task_id = task.id.clone();
-    let started = services.store.start_task(&task.dataset, &task_id, &task.run_id).await;
-    let (end, progress) = match started {
-        Err(err) => (TaskEnd::Errored(err.to_string()), Progress::default()),
-        Ok(record) => {
-            let mut runner = TaskRunner { progress: record.progress, task: &task, services: &services };
-            let end = match runner.run(record.checkpoint).await {
-                Ok(end) => end,
-                Err(err) => TaskEnd::Errored(err.to_string()),
-            };
-            (end, runner.progress)
+    let record = match services.store.start_task(&task.dataset, &task_id, &task.run_id).await {
+        Ok(record) => record,
+        // Never started (another run owns it, or the store failed): this
+        // run has no execution to close and nothing of the task to record.
+        Err(err) => {
+            return TaskReport { task_id, end: TaskEnd::Errored(err.to_string()), progress: Progress::default() };
         }
     };
+    let mut runner = TaskRunner { progress: record.progress, task: &task, services: &services };
+    let end = match runner.run(record.checkpoint).await {
+        Ok(end) => end,
+        Err(err) => TaskEnd::Errored(err.to_string()),
+    };
+    let progress = runner.progress;
     let end = match services.store.finish_task(&task.dataset, &task_id, &task.run_id, &end).await {
         Ok(()) => end,
         Err(err) => TaskEnd::Errored(format!("{end:?}, but recording it failed: {err}")),
@@ -239,13 +241,19 @@ impl TaskRunner<'_> {
         drop(in_flight);
         reader.abort();
         let reader_result = reader.await;
-        self.commit(&mut sink, routed_to.as_deref(), &mut unacknowledged, acknowledger.as_deref()).await?;
+        let committed =
+            self.commit(&mut sink, routed_to.as_deref(), &mut unacknowledged, acknowledger.as_deref()).await;
+        if let Some(acknowledger) = &acknowledger {
+            acknowledger.close().await;
+        }
+        committed?;
         if let Some(err) = failure {
             return Err(err);
         }
         match reader_result {
             Err(err) if err.is_panic() => Err(TaskError::Reader(err.to_string())),
             _ if interrupted => Ok(TaskEnd::Interrupted),
+            Ok(false) => Ok(TaskEnd::CaughtUp),
             _ => Ok(TaskEnd::Completed),
         }
     }
@@ -411,7 +419,10 @@ impl TaskRunner<'_> {
         let Some(position) = position else { return Ok(()) };
         self.services.errors.sync()?;
         let checkpoint = Checkpoint { source: position.to_owned(), sink: sink.checkpoint()?, progress: self.progress };
-        self.services.store.commit_checkpoint(&self.task.dataset, &self.task.id, &checkpoint).await?;
+        self.services
+            .store
+            .commit_checkpoint(&self.task.dataset, &self.task.id, &self.task.run_id, &checkpoint)
+            .await?;
         if let Some(acknowledger) = acknowledger
             && !unacknowledged.is_empty()
         {
@@ -423,19 +434,20 @@ impl TaskRunner<'_> {
 
 /// Reads batches from `records` into `batches` until the source ends, a
 /// read fails (the error is sent as the last item) or the receiver goes
-/// away.
+/// away. True when the source ended for good (see
+/// [`RecordSource::finished`]).
 async fn read_batches(
     mut records: Box<dyn RecordSource>,
     batch_size: usize,
     max_bytes: usize,
     batches: mpsc::Sender<Result<SourceBatch, SourceError>>,
-) {
+) -> bool {
     loop {
         let next = records.next_batch(batch_size, max_bytes).await;
         let done = !matches!(next, Ok(Some(_)));
-        let Some(item) = next.transpose() else { return };
+        let Some(item) = next.transpose() else { return records.finished() };
         if batches.send(item).await.is_err() || done {
-            return;
+            return false;
         }
     }
 }

@@ -6,6 +6,7 @@
 //! concurrency, and stops the bridges. Running the same dataset again
 //! resumes where the last run stopped.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,15 +14,19 @@ use std::time::{Duration, Instant};
 use ferry_proto::pb;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::aws;
 use crate::bridge_client::{BridgeClient, BridgeError, BridgeProcess, SpawnError};
-use crate::config::{self, ConfigError, DatasetConfig, ErrorConnector, Language, ReadConnector, WriteConnector};
+use crate::config::{
+    self, CloudSource, ConfigError, DatasetConfig, ErrorConnector, Language, ReadConnector, WriteConnector,
+};
 use crate::error_sinks::folder::ErrorFolder;
 use crate::pipeline::{RunCounters, Task, TaskReport, TaskServices, run_task};
 use crate::sinks::task_file_stem;
-use crate::sources::TaskUnit;
 use crate::sources::file::FileUnit;
+use crate::sources::{SourceError, TaskUnit, dynamodb_streams, dynamodb_table, kinesis, s3, sqs};
 use crate::state_machine::{self, MissingStateMachine};
 use crate::store::{Progress, State, StoreError, TaskEnd, TaskStore};
 use ferry_bridge::Handler;
@@ -93,6 +98,10 @@ pub enum RunError {
     NoRustHandlers,
     #[error(transparent)]
     StateMachine(#[from] MissingStateMachine),
+    /// The source's tasks could not be listed (a missing bucket, queue,
+    /// stream or table; no AWS credentials; the service unreachable).
+    #[error("cannot list the tasks of the read connector: {0}")]
+    Source(#[from] SourceError),
     /// A working directory (bridge sockets) could not be created.
     #[error("cannot create a directory for bridge sockets: {0}")]
     SocketDir(std::io::Error),
@@ -128,7 +137,7 @@ pub async fn run_dataset(
     store.open_dataset(&config.name, &digest, &text).await?;
     let units = match state_machine::task_units(&config, options.rust_state_machines.as_ref())? {
         Some(units) => units,
-        None => task_units(&config),
+        None => task_units(&config).await?,
     };
     let task_ids: Vec<String> = units.iter().map(|(id, _)| id.clone()).collect();
     store.ensure_tasks(&config.name, &task_ids).await?;
@@ -181,13 +190,43 @@ pub async fn run_dataset(
     })
 }
 
-/// The tasks of the dataset, by id, in the order to run them.
-fn task_units(config: &DatasetConfig) -> Vec<(String, Arc<dyn TaskUnit>)> {
-    config
-        .manifest
-        .iter()
-        .map(|entry| (entry.name.clone(), Arc::new(FileUnit(entry.clone())) as Arc<dyn TaskUnit>))
-        .collect()
+/// The tasks of the dataset, by id, in the order to run them; a task that
+/// waits for others comes after them.
+async fn task_units(config: &DatasetConfig) -> Result<Vec<(String, Arc<dyn TaskUnit>)>, SourceError> {
+    let source = match &config.read {
+        ReadConnector::File(_) => {
+            return Ok(config
+                .manifest
+                .iter()
+                .map(|entry| (entry.name.clone(), Arc::new(FileUnit(entry.clone())) as Arc<dyn TaskUnit>))
+                .collect());
+        }
+        ReadConnector::Cloud(cloud) => &cloud.source,
+    };
+    let aws = aws::load_config(config.aws.region.as_deref()).await?;
+    match source {
+        CloudSource::S3 { bucket, objects } => s3::s3_units(&aws, bucket, objects).await,
+        CloudSource::Sqs { queue_name, stop } => {
+            sqs::queue_units(&aws, queue_name, *stop, config.compute.concurrency).await
+        }
+        CloudSource::Kinesis(read) => kinesis::kinesis_units(&aws, read).await,
+        CloudSource::DynamoDbStreams(read) => dynamodb_streams::stream_units(&aws, read).await,
+        CloudSource::DynamoDbTable(scan) => dynamodb_table::scan_units(&aws, scan).await,
+    }
+}
+
+/// The handler interface a dataset's records are sent to.
+fn interface(config: &DatasetConfig) -> pb::Interface {
+    match &config.read {
+        ReadConnector::File(_) => pb::Interface::SingleFileParser,
+        ReadConnector::Cloud(cloud) => match cloud.source {
+            CloudSource::S3 { .. } => pb::Interface::SingleFileParser,
+            CloudSource::Sqs { .. } => pb::Interface::QueueMessageReader,
+            CloudSource::Kinesis(_) => pb::Interface::KinesisRecordReader,
+            CloudSource::DynamoDbStreams(_) => pb::Interface::DynamodbStreamsRecordReader,
+            CloudSource::DynamoDbTable(_) => pb::Interface::DynamodbTableItemReader,
+        },
+    }
 }
 
 fn directories(config: &DatasetConfig) -> (PathBuf, PathBuf) {
@@ -204,14 +243,15 @@ async fn run_tasks(
     counters: &Arc<RunCounters>,
     cancel: &CancellationToken,
 ) -> Result<Vec<TaskReport>, RunError> {
-    let ReadConnector::File(read) = &config.read;
-    let (clients, processes, _sockets) = match (read.handler.language, &read.handler.path) {
+    let handler = config.read.handler();
+    let interface = interface(config);
+    let (clients, processes, _sockets) = match (handler.language, &handler.path) {
         (Language::Rust, _) => {
             let handler = options.rust_handler.clone().ok_or(RunError::NoRustHandlers)?;
             let client = BridgeClient::in_process(handler)?;
             // State machine readers are called directly, not through it.
             if !state_machine::reads(config) {
-                client.require(pb::Interface::SingleFileParser)?;
+                client.require(interface)?;
             }
             (vec![client], Vec::new(), None)
         }
@@ -219,7 +259,7 @@ async fn run_tasks(
             let language = if language == Language::Python { "python" } else { "js" };
             let bridges = config.compute.bridge_processes.min(pending.len()).max(1);
             let (clients, processes, sockets) =
-                start_bridges(&options.bridge_binary, language, handler, bridges).await?;
+                start_bridges(&options.bridge_binary, language, handler, interface, bridges).await?;
             (clients, processes, Some(sockets))
         }
         (_, None) => unreachable!("validation requires handlerPath for bridge languages"),
@@ -227,6 +267,11 @@ async fn run_tasks(
     let (output_directory, error_directory) = directories(config);
     let run_id = format!("{}-{}", crate::store::now_ms(), std::process::id());
     let errors = ErrorFolder::new(&error_directory);
+    // Each pending task tells the tasks waiting for it whether it
+    // completed; tasks not pending here are complete already.
+    let completions: HashMap<&str, watch::Sender<Option<bool>>> =
+        pending.iter().map(|(id, _)| (id.as_str(), watch::channel(None).0)).collect();
+    let completions = &completions;
     let reports = futures::stream::iter(pending.iter().enumerate())
         .map(|(index, (id, unit))| {
             let task = Task {
@@ -244,11 +289,17 @@ async fn run_tasks(
                 counters: Arc::clone(counters),
                 cancel: cancel.clone(),
             };
+            let waits_for = unit.waits_for();
             async move {
-                if services.cancel.is_cancelled() {
+                let completed = completions.get(id.as_str());
+                let ready = parents_completed(&waits_for, completions).await;
+                if services.cancel.is_cancelled() || !ready {
+                    completed.map(|sender| sender.send_replace(Some(false)));
                     return None;
                 }
-                Some(run_task(task, services).await)
+                let report = run_task(task, services).await;
+                completed.map(|sender| sender.send_replace(Some(report.end == TaskEnd::Completed)));
+                Some(report)
             }
         })
         .buffer_unordered(config.compute.concurrency)
@@ -273,6 +324,20 @@ async fn run_tasks(
     Ok(reports)
 }
 
+/// Waits until every task of `parents` that is pending in this run has
+/// ended; true when all of them completed.
+async fn parents_completed(parents: &[String], completions: &HashMap<&str, watch::Sender<Option<bool>>>) -> bool {
+    for parent in parents {
+        let Some(sender) = completions.get(parent.as_str()) else { continue };
+        let mut ended = sender.subscribe();
+        match ended.wait_for(Option::is_some).await {
+            Ok(completed) if *completed == Some(true) => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Starts `count` bridge processes and connects to each. Unix socket
 /// paths must be short (108 bytes), so they live in a private temporary
 /// directory rather than next to the dataset.
@@ -280,6 +345,7 @@ async fn start_bridges(
     binary: &Path,
     language: &str,
     handler: &Path,
+    interface: pb::Interface,
     count: usize,
 ) -> Result<(Vec<BridgeClient>, Vec<BridgeProcess>, tempfile::TempDir), RunError> {
     let sockets = tempfile::Builder::new().prefix("ferry-").tempdir().map_err(RunError::SocketDir)?;
@@ -292,7 +358,7 @@ async fn start_bridges(
             let client = BridgeClient::connect(process.addr()).await;
             processes.push(process);
             let client = client?;
-            client.require(pb::Interface::SingleFileParser)?;
+            client.require(interface)?;
             clients.push(client);
         }
         Ok::<(), RunError>(())

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bridge_client::default_bridge_binary;
 use crate::pipeline::RunCounters;
 use crate::run::{RunOptions, RunSummary, run_dataset};
-use crate::store::{SqliteTaskStore, State, TaskEnd, TaskStore};
+use crate::store::{State, StoreLocation, TaskEnd, TaskStore};
 use progress::ProgressDisplay;
 
 const EXIT_FAILED: u8 = 1;
@@ -27,9 +27,12 @@ const EXIT_INTERRUPTED: u8 = 130;
 #[derive(Debug, Parser)]
 #[command(name = "ferry", version, about = "Runs data tasks: records in, your handler, documents out")]
 struct Cli {
-    /// The task store (SQLite file) holding datasets, tasks and checkpoints.
+    /// The task store holding datasets, tasks and checkpoints: a SQLite
+    /// file, or dynamodb://TABLE for a DynamoDB table shared by runs on
+    /// many machines (created when missing; AWS configuration from the
+    /// environment).
     #[arg(long, global = true, env = "FERRY_STORE", default_value = ".ferry/ferry.db")]
-    store: PathBuf,
+    store: StoreLocation,
     #[command(subcommand)]
     command: Command,
 }
@@ -118,10 +121,10 @@ fn run_cli(rust_handlers: Option<RustHandlers>) -> ExitCode {
 }
 
 async fn dispatch(cli: Cli, rust_handlers: Option<RustHandlers>) -> u8 {
-    let store = match SqliteTaskStore::open(&cli.store) {
-        Ok(store) => Arc::new(store),
+    let store = match cli.store.open().await {
+        Ok(store) => store,
         Err(err) => {
-            eprintln!("error: cannot open {}: {err}", cli.store.display());
+            eprintln!("error: cannot open {}: {err}", cli.store);
             return EXIT_FAILED;
         }
     };
@@ -165,12 +168,14 @@ async fn run(dataset: &std::path::Path, store: Arc<dyn TaskStore>, options: &Run
     match result {
         Ok(summary) => {
             print_summary(&summary);
+            // A dataset whose tasks caught up with their queues or streams
+            // stays PROCESSING, and that run succeeded too.
             if summary.interrupted {
                 EXIT_INTERRUPTED
-            } else if summary.state == State::Completed {
-                0
-            } else {
+            } else if summary.state == State::Errored {
                 EXIT_FAILED
+            } else {
+                0
             }
         }
         Err(err) => {
@@ -230,6 +235,10 @@ fn print_summary(summary: &RunSummary) {
         if let TaskEnd::Errored(message) = &report.end {
             println!("  task {} failed: {message}", report.task_id);
         }
+    }
+    let caught_up = summary.tasks.iter().filter(|report| report.end == TaskEnd::CaughtUp).count();
+    if caught_up > 0 {
+        println!("  {caught_up} tasks read all their source had for now: run again to read what arrives next");
     }
     if summary.interrupted {
         println!("  stopped early: run the same command again to resume");

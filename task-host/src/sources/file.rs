@@ -9,21 +9,16 @@
 //! discards up to it) and cuts on from that record boundary.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use flate2::read::MultiGzDecoder;
+use std::sync::atomic::AtomicU64;
 
 use super::record_cutter::{CutterLimits, RecordCutter, RecordHint};
-use super::single_file::{CutRecords, FileLayout, offset_key, parse_offset_checkpoint};
+use super::single_file::{CutRecords, FileLayout, cut_stream, offset_key, parse_offset_checkpoint};
 use super::{OpenContext, OpenedSource, SourceError, TaskUnit};
 use crate::config::ManifestEntry;
 use async_trait::async_trait;
-
-/// Buffer of the compressed reader under the gzip decoder, in bytes.
-const GZIP_INPUT_BUFFER_BYTES: usize = 256 * 1024;
 
 /// The records of one file.
 pub type FileRecords = RecordCutter<Box<dyn Read + Send>>;
@@ -75,47 +70,22 @@ pub fn open_records(
     raw_bytes: Arc<AtomicU64>,
 ) -> Result<FileRecords, SourceError> {
     let io_error = |source| SourceError::Io { path: path.to_path_buf(), source };
-    let unit = || path.display().to_string();
+    let unit = path.display().to_string();
     let mut file = File::open(path).map_err(io_error)?;
     let is_gzip = path.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("gz"));
-    let reader: Box<dyn Read + Send> = if is_gzip {
-        let counted = CountingReader { inner: file, count: Arc::clone(&raw_bytes) };
-        let mut decoder = MultiGzDecoder::new(BufReader::with_capacity(GZIP_INPUT_BUFFER_BYTES, counted));
-        let skipped = io::copy(&mut (&mut decoder).take(position), &mut io::sink()).map_err(io_error)?;
-        if skipped < position {
-            return Err(SourceError::Shrunk { unit: unit(), length: skipped, checkpoint: position });
-        }
-        Box::new(decoder)
-    } else {
+    if !is_gzip {
         let length = file.metadata().map_err(io_error)?.len();
         if length < position {
-            return Err(SourceError::Shrunk { unit: unit(), length, checkpoint: position });
+            return Err(SourceError::Shrunk { unit, length, checkpoint: position });
         }
         file.seek(SeekFrom::Start(position)).map_err(io_error)?;
-        raw_bytes.fetch_add(position, Ordering::Relaxed);
-        Box::new(CountingReader { inner: file, count: raw_bytes })
-    };
-    RecordCutter::new(reader, position, start, end, limits)
-        .map_err(|source| SourceError::Hints { unit: unit(), source })
+    }
+    cut_stream(Box::new(file), is_gzip, position, [start, end], limits, raw_bytes, &unit)
 }
 
 /// The size of a file on disk, for progress totals.
 pub fn disk_size(path: &Path) -> u64 {
     std::fs::metadata(path).map(|meta| meta.len()).unwrap_or(0)
-}
-
-/// Counts the bytes that pass through a reader.
-struct CountingReader<R> {
-    inner: R,
-    count: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for CountingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let read = self.inner.read(buf)?;
-        self.count.fetch_add(read as u64, Ordering::Relaxed);
-        Ok(read)
-    }
 }
 
 #[cfg(test)]

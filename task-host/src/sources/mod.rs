@@ -8,9 +8,16 @@
 //! durably written. Sources that must act after that point (an SQS
 //! message is deleted only then) hand the pipeline an [`Acknowledge`].
 
+pub mod attribute_values;
+pub mod dynamodb_streams;
+pub mod dynamodb_table;
 pub mod file;
+pub mod kinesis;
 pub mod record_cutter;
+pub mod s3;
+pub mod shards;
 pub mod single_file;
+pub mod sqs;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -88,6 +95,14 @@ pub trait RecordSource: Send {
     /// to its end (for a continuous source: never, until it is
     /// cancelled by the pipeline dropping it).
     async fn next_batch(&mut self, max_records: usize, max_bytes: usize) -> Result<Option<SourceBatch>, SourceError>;
+
+    /// Asked once `next_batch` gave `None`: whether the unit is read to
+    /// its end for good (a file, a closed shard, a finished scan), as
+    /// opposed to caught up with a source that grows (a queue, an open
+    /// shard), whose task goes on from its checkpoint in the next run.
+    fn finished(&self) -> bool {
+        true
+    }
 }
 
 /// Work a source does once records are durably written.
@@ -96,6 +111,11 @@ pub trait Acknowledge: Send + Sync {
     /// Called with the `acks` of every batch a committed checkpoint
     /// covers, after the commit.
     async fn acknowledge(&self, acks: Vec<String>) -> Result<(), SourceError>;
+
+    /// Called once the task's last checkpoint is committed (or could not
+    /// be): nothing more will be acknowledged, so whatever the source still
+    /// holds can be let go (SQS messages received and never routed).
+    async fn close(&self) {}
 }
 
 /// A task's source, opened at its checkpoint.
@@ -136,6 +156,12 @@ pub trait TaskUnit: Send + Sync + std::fmt::Debug {
     /// unknown or unbounded.
     fn stored_bytes(&self) -> u64 {
         0
+    }
+
+    /// Tasks that must complete before this one starts (a shard's
+    /// parents: their records come first for a key).
+    fn waits_for(&self) -> Vec<String> {
+        Vec::new()
     }
 }
 

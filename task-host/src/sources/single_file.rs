@@ -6,10 +6,13 @@
 //! Reading and cutting block, so each batch is cut on the blocking pool;
 //! the cutter moves there and back with it.
 
+use std::io::{self, BufReader, Read};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use ferry_proto::pb;
+use flate2::read::MultiGzDecoder;
 use serde_json::{Map, Value};
 
 use super::record_cutter::{Cut, CutterLimits, RecordCutter, RecordHint};
@@ -18,6 +21,58 @@ use crate::bridge_client::BridgeClient;
 
 /// Width of the zero-padded offset in record keys, so keys sort by offset.
 const OFFSET_DIGITS: usize = 20;
+
+/// Buffer of the compressed reader under the gzip decoder, in bytes.
+const GZIP_INPUT_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Records cut from `raw`, a file's or an object's bytes, from decompressed
+/// `position` on. A plain stream must already be at `position`; a gzip
+/// stream starts at its beginning and is decompressed and discarded up to
+/// it (gzip cannot seek). `raw_bytes` counts the bytes read, for progress
+/// display. Blocks: call it where blocking is allowed.
+pub fn cut_stream(
+    raw: Box<dyn Read + Send>,
+    gzip: bool,
+    position: u64,
+    [start, end]: [RecordHint; 2],
+    limits: CutterLimits,
+    raw_bytes: Arc<AtomicU64>,
+    unit: &str,
+) -> Result<RecordCutter<Box<dyn Read + Send>>, SourceError> {
+    let io_error = |source| SourceError::Io { path: unit.into(), source };
+    if !gzip {
+        // The bytes before the position count as read: progress is shown
+        // against the whole stream.
+        raw_bytes.fetch_add(position, Ordering::Relaxed);
+    }
+    let counted = CountingReader { inner: raw, count: raw_bytes };
+    let reader: Box<dyn Read + Send> = if gzip {
+        let mut decoder = MultiGzDecoder::new(BufReader::with_capacity(GZIP_INPUT_BUFFER_BYTES, counted));
+        let skipped = io::copy(&mut (&mut decoder).take(position), &mut io::sink()).map_err(io_error)?;
+        if skipped < position {
+            return Err(SourceError::Shrunk { unit: unit.to_owned(), length: skipped, checkpoint: position });
+        }
+        Box::new(decoder)
+    } else {
+        Box::new(counted)
+    };
+    RecordCutter::new(reader, position, start, end, limits)
+        .map_err(|source| SourceError::Hints { unit: unit.to_owned(), source })
+}
+
+/// Counts the bytes that pass through a reader.
+struct CountingReader<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.count.fetch_add(read as u64, Ordering::Relaxed);
+        Ok(read)
+    }
+}
 
 /// How a file is to be cut and named, asked of the handler once per task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +148,7 @@ pub struct CutRecords<R> {
     unit: String,
 }
 
-impl<R: std::io::Read + Send + 'static> CutRecords<R> {
+impl<R: Read + Send + 'static> CutRecords<R> {
     /// `unit` names the stream in errors; `origin_fields` go first in every
     /// record's origin, before `offsetBytes` and `endOffsetBytes`.
     pub fn new(cutter: RecordCutter<R>, layout: FileLayout, origin_fields: Map<String, Value>, unit: String) -> Self {
@@ -102,7 +157,7 @@ impl<R: std::io::Read + Send + 'static> CutRecords<R> {
 }
 
 #[async_trait]
-impl<R: std::io::Read + Send + 'static> RecordSource for CutRecords<R> {
+impl<R: Read + Send + 'static> RecordSource for CutRecords<R> {
     async fn next_batch(&mut self, max_records: usize, max_bytes: usize) -> Result<Option<SourceBatch>, SourceError> {
         let Some(mut cutter) = self.cutter.take() else {
             return Ok(None);
@@ -115,7 +170,7 @@ impl<R: std::io::Read + Send + 'static> RecordSource for CutRecords<R> {
             (cutter, batch)
         })
         .await
-        .map_err(|err| SourceError::Io { path: self.unit.clone().into(), source: std::io::Error::other(err) })?;
+        .map_err(|err| SourceError::Io { path: self.unit.clone().into(), source: io::Error::other(err) })?;
         let batch = batch?;
         if batch.is_some() {
             self.cutter = Some(cutter);
@@ -124,7 +179,7 @@ impl<R: std::io::Read + Send + 'static> RecordSource for CutRecords<R> {
     }
 }
 
-fn cut_batch<R: std::io::Read>(
+fn cut_batch<R: Read>(
     cutter: &mut RecordCutter<R>,
     layout: &FileLayout,
     fields: &Map<String, Value>,

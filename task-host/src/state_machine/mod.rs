@@ -112,8 +112,10 @@ pub fn task_units(
 }
 
 fn reader_type(config: &DatasetConfig) -> Option<FileReaderType> {
-    let ReadConnector::File(read) = &config.read;
-    Some(read.reader)
+    match &config.read {
+        ReadConnector::File(read) => Some(read.reader),
+        ReadConnector::Cloud(_) => None,
+    }
 }
 
 /// The parse function's name, as outcomes and errors word it.
