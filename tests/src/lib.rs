@@ -15,10 +15,12 @@ pub mod conformance;
 pub mod expect;
 pub mod gate;
 pub mod gated_lines;
+pub mod moto;
 pub mod process;
 pub mod python_logs;
 pub mod rust_logs;
 pub mod rust_state_machine;
+pub mod streams;
 pub mod workspace;
 
 use std::time::Duration;
