@@ -4,7 +4,7 @@
 //! as plain JSON. The handler's document holds the event name, the keys
 //! and both images, so the test checks the conversion end to end; a run
 //! reads the shard up to its tip, and the next run only the changes made
-//! since.
+//! since; a run stopped part way resumes after its checkpoint.
 //!
 //! Item `item-N` holds every attribute type, and its number gives the
 //! outcome of each of its changes (see `streams::Kind`).
@@ -18,7 +18,9 @@ use aws_sdk_dynamodb::types::{
     StreamSpecification, StreamViewType,
 };
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+use ferry_e2e_tests::gate::Gate;
 use ferry_e2e_tests::moto::Moto;
+use ferry_e2e_tests::process::Signal;
 use ferry_e2e_tests::streams::{self, Kind, StreamRecord, assert_caught_up, assert_results};
 use ferry_e2e_tests::workspace::Workspace;
 use serde_json::{Value, json};
@@ -220,7 +222,9 @@ fn now_s() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs()
 }
 
-fn set_up(workspace: &Workspace, stream_arn: &str) {
+/// The dataset and its handler; with `gate`, `(n, NAME)`, the handler
+/// stops at gate `NAME` on the change that inserts item `n`.
+fn set_up(workspace: &Workspace, stream_arn: &str, gate: Option<(usize, &str)>) {
     streams::write_dataset(
         workspace,
         DATASET,
@@ -241,6 +245,8 @@ fn set_up(workspace: &Workspace, stream_arn: &str) {
         format!(
             r#""""The handler of ferry's DynamoDB Streams source tests (written by the test)."""
 
+import os
+
 from ferry import (
     Document,
     DocumentType,
@@ -251,11 +257,16 @@ from ferry import (
     SkipDoc,
 )
 {outcome_code}
+GATE_DIR = {gate_dir:?}
+GATE = {gate}
+{gate_code}
 
 class Changes(DynamoDBStreamsRecordReader):
     def parseRecord(self, streamArn, shardId, eventId, eventName, identityPrincipalId, identityType,
                     sequenceNumber, sizeBytes, streamViewType, approximateCreationDateTime, keys, oldImage, newImage):
         image = newImage or oldImage
+        if GATE is not None and eventName == "INSERT" and image["n"] == GATE[0]:
+            wait_at_gate(GATE_DIR, GATE[1])
         values = {{
             "eventName": eventName,
             "keys": keys,
@@ -274,6 +285,9 @@ class Changes(DynamoDBStreamsRecordReader):
         return outcome(image["kind"], document_id, "Change", keys["id"], sequenceNumber, values)
 "#,
             outcome_code = streams::PYTHON_OUTCOME,
+            gate_dir = workspace.path("gates").to_str().expect("a UTF-8 path"),
+            gate = gate.map_or("None".to_owned(), |(n, name)| format!("({n}, {name:?})")),
+            gate_code = Gate::PYTHON,
         ),
     );
 }
@@ -321,7 +335,7 @@ fn inserts_updates_and_removals_reach_the_handler_as_plain_json() {
     let moto = Moto::start();
     let mut table = Table::create(&moto);
     let workspace = Workspace::new();
-    set_up(&workspace, &table.stream_arn);
+    set_up(&workspace, &table.stream_arn, None);
     let since_s = now_s();
     for item in 0..24 {
         table.put(item);
@@ -361,7 +375,7 @@ fn a_missing_stream_fails_before_any_task_starts() {
     let moto = Moto::start();
     let workspace = Workspace::new();
     let arn = "arn:aws:dynamodb:us-east-1:123456789012:table/no-such-table/stream/2024-01-01T00:00:00.000";
-    set_up(&workspace, arn);
+    set_up(&workspace, arn, None);
     let run = moto.run(&workspace);
     run.expect_code(1);
     assert!(
@@ -369,4 +383,43 @@ fn a_missing_stream_fails_before_any_task_starts() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_stopped_run_resumes_after_its_checkpoint_exactly_once() {
+    let moto = Moto::start();
+    let mut table = Table::create(&moto);
+    let workspace = Workspace::new();
+    for item in 0..80 {
+        table.put(item);
+    }
+    let records = table.stream_records();
+    // Stopped well inside the shard: checkpoints before the gate, and more
+    // changes after it than the batches that can be in flight with it.
+    let gated = (30..).find(|&item| Kind::of(item) == Kind::Document).expect("a document");
+    set_up(&workspace, &table.stream_arn, Some((gated, "stop")));
+    let gate = Gate::create(&workspace.path("gates"), "stop");
+
+    let mut run = moto.spawn_run(&workspace);
+    run.wait_at(&gate);
+    run.signal(Signal::INT);
+    run.wait_for_stderr("stopping: finishing the batches in flight and saving checkpoints");
+    gate.release();
+    run.wait().expect_code(130);
+    let stopped = moto.results(&workspace, DATASET);
+    let task = &stopped.tasks[0];
+    assert_eq!(task["state"], "PROCESSING", "{task:#}");
+    let checkpoint = task["checkpoint"]["source"].as_str().expect("a checkpoint");
+    let stopped_after = records
+        .iter()
+        .position(|record| record.sequence_number == checkpoint)
+        .unwrap_or_else(|| panic!("the checkpoint {checkpoint} is no record's sequence number"));
+    assert!(
+        (gated..records.len() - 1).contains(&stopped_after),
+        "the run stopped past the gate ({gated}) and before the shard's end, not at {stopped_after}"
+    );
+
+    let last = moto.run(&workspace);
+    assert_caught_up(&last, 1);
+    assert_results(&moto.results(&workspace, DATASET), &table.stream_arn, &records);
 }
