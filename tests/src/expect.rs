@@ -159,7 +159,6 @@ impl ExpectedTask {
             })
             .collect()
     }
-
 }
 
 /// Totals over tasks.

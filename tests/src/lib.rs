@@ -18,6 +18,7 @@ pub mod gated_lines;
 pub mod moto;
 pub mod process;
 pub mod python_logs;
+pub mod runs;
 pub mod rust_logs;
 pub mod rust_state_machine;
 pub mod streams;

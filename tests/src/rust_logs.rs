@@ -11,12 +11,13 @@
 //! file; both use the workspace's task store.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
 use crate::process::{Finished, Running};
 use crate::python_logs;
+use crate::runs::ferry_command;
 use crate::workspace::{Workspace, binaries, file_names};
 
 pub const DATASET: &str = "rust-logs";
@@ -69,20 +70,8 @@ pub fn generate(workspace: &Workspace, lines_per_file: usize) {
 /// `PROGRAM --store STORE run DIR/dataset.json` to its end, with the
 /// environment `Workspace::command` gives `ferry`.
 pub fn run(workspace: &Workspace, program: &Path, dataset_dir: &str) -> Finished {
-    let mut command = Command::new(program);
-    command
-        .arg("--store")
-        .arg(workspace.store())
-        .arg("run")
-        .arg(workspace.path(&format!("{dataset_dir}/dataset.json")))
-        .current_dir(workspace.root())
-        .env("FERRY_BRIDGE_BIN", &binaries().bridge)
-        .env("FERRY_LOG", "warn")
-        .env("TMPDIR", workspace.path("tmp"))
-        .env_remove("FERRY_STORE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = ferry_command(workspace, program, workspace.store());
+    command.arg("run").arg(workspace.path(&format!("{dataset_dir}/dataset.json")));
     Running::start(command).wait()
 }
 

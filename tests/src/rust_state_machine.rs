@@ -10,13 +10,14 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
 use crate::expect::{ExpectedError, ExpectedRecord, ExpectedTask, Outcome};
 use crate::gate::Gate;
 use crate::process::{Finished, Running};
+use crate::runs::ferry_command;
 use crate::workspace::{Workspace, binaries};
 
 pub const MESSAGES: &str = "rust-state-machine-messages";
@@ -90,22 +91,10 @@ pub fn compute(checkpoint_interval_ms: u64) -> Value {
 /// `PROGRAM --store STORE ARGS...` in `workspace`, its gates (if any) in
 /// `gates/`.
 pub fn command(workspace: &Workspace, program: &Path, args: &[&str], gates: &[(&Gate, &str, u64)]) -> Command {
-    let mut command = Command::new(program);
+    let mut command = ferry_command(workspace, program, workspace.store());
     let listed: Vec<String> =
         gates.iter().map(|(gate, file_type, offset)| format!("{}:{file_type}:{offset}", gate.name())).collect();
-    command
-        .arg("--store")
-        .arg(workspace.store())
-        .args(args)
-        .current_dir(workspace.root())
-        .env("FERRY_LOG", "warn")
-        .env("FERRY_TEST_GATE_DIR", workspace.path("gates"))
-        .env("FERRY_TEST_GATES", listed.join(","))
-        .env("TMPDIR", workspace.path("tmp"))
-        .env_remove("FERRY_STORE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.args(args).env("FERRY_TEST_GATE_DIR", workspace.path("gates")).env("FERRY_TEST_GATES", listed.join(","));
     command
 }
 

@@ -63,29 +63,21 @@ impl Kind {
 pub const PYTHON_OUTCOME: &str = r#"
 def outcome(kind, document_id, record_type, partition_key, sequence_number, values):
     position = {"sequenceNumber": sequence_number}
+    # What a SkipDoc and an ErrorDoc of this record both say.
+    not_a_document = dict(
+        documentId=document_id,
+        recordType=record_type,
+        partitionKey=partition_key,
+        documentMetadata={},
+        documentKeyValuesMap=None,
+        errorStartoffsetMap=position,
+        errorEndoffsetMap=position,
+    )
     if kind == "skip":
-        skip = SkipDoc(
-            documentId=document_id,
-            recordType=record_type,
-            partitionKey=partition_key,
-            documentMetadata={},
-            documentKeyValuesMap=None,
-            errorStartoffsetMap=position,
-            errorEndoffsetMap=position,
-            skipMessage="asked to skip",
-        )
+        skip = SkipDoc(**not_a_document, skipMessage="asked to skip")
         return ParseDocumentResult(None, skip, ParseDocumentResultStatus.SKIP)
     if kind == "error":
-        error = ErrorDoc(
-            documentId=document_id,
-            recordType=record_type,
-            partitionKey=partition_key,
-            documentMetadata={},
-            documentKeyValuesMap=None,
-            errorStartoffsetMap=position,
-            errorEndoffsetMap=position,
-            errorMessage="asked for an error document",
-        )
+        error = ErrorDoc(**not_a_document, errorMessage="asked for an error document")
         return ParseDocumentResult(None, error, ParseDocumentResultStatus.ERROR)
     if kind == "raise":
         raise ValueError(f"{document_id} asks to fail")

@@ -1,7 +1,7 @@
 //! A test's private directory, and `ferry` commands run inside it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
@@ -9,6 +9,7 @@ use tempfile::TempDir;
 
 use crate::expect::Progress;
 use crate::process::{Finished, Running};
+use crate::runs::ferry_command;
 
 /// The binaries under test.
 #[derive(Debug)]
@@ -88,20 +89,8 @@ impl Workspace {
     /// `ferry --store STORE ARGS...`, with the bridge binary under test,
     /// a private temporary directory and quiet logs.
     pub fn command(&self, args: &[&str]) -> Command {
-        let binaries = binaries();
-        let mut command = Command::new(&binaries.ferry);
-        command
-            .arg("--store")
-            .arg(self.store())
-            .args(args)
-            .current_dir(&self.root)
-            .env("FERRY_BRIDGE_BIN", &binaries.bridge)
-            .env("FERRY_LOG", "warn")
-            .env("TMPDIR", self.path("tmp"))
-            .env_remove("FERRY_STORE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut command = ferry_command(self, &binaries().ferry, self.store());
+        command.args(args);
         command
     }
 

@@ -6,14 +6,14 @@
 //! machine.
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
 
 use ferry_e2e_tests::expect::{all_done, assert_errors, assert_outputs, total_progress};
 use ferry_e2e_tests::gated_lines::{self, GateAt, Spec};
 use ferry_e2e_tests::moto::Moto;
 use ferry_e2e_tests::process::{Finished, Running, Signal, wait_until_gone};
 use ferry_e2e_tests::python_logs::{self, DATASET};
-use ferry_e2e_tests::workspace::{CheckpointView, TaskView, Workspace, binaries};
+use ferry_e2e_tests::runs::{completed_views, ferry_command};
+use ferry_e2e_tests::workspace::{TaskView, Workspace, binaries};
 use ferry_task_host::store::{DEFAULT_LEASE, DynamoDbTaskStore, TaskEnd, TaskStore};
 use serde_json::Value;
 
@@ -22,20 +22,8 @@ const TABLE: &str = "ferry-tasks";
 /// `ferry --store dynamodb://TABLE ARGS...` in `workspace`, pointed at
 /// `moto`, with the bridge binary under test; started, not waited for.
 fn spawn(moto: &Moto, workspace: &Workspace, args: &[&str]) -> Running {
-    let binaries = binaries();
-    let mut command = Command::new(&binaries.ferry);
-    command
-        .arg("--store")
-        .arg(format!("dynamodb://{TABLE}"))
-        .args(args)
-        .current_dir(workspace.root())
-        .env("FERRY_BRIDGE_BIN", &binaries.bridge)
-        .env("FERRY_LOG", "warn")
-        .env("TMPDIR", workspace.path("tmp"))
-        .env_remove("FERRY_STORE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = ferry_command(workspace, &binaries().ferry, format!("dynamodb://{TABLE}"));
+    command.args(args);
     moto.apply(&mut command);
     Running::start(command)
 }
@@ -81,24 +69,9 @@ fn a_dataset_runs_and_resumes_with_its_tasks_in_a_dynamodb_table() {
         assert!(!workspace.path(local_store).exists(), "no SQLite store is made: {local_store}");
     }
 
-    let wanted: Vec<TaskView> = expected
-        .iter()
-        .map(|task| TaskView {
-            task: task.task.clone(),
-            state: "COMPLETED".to_owned(),
-            progress: task.progress(),
-            checkpoint: Some(CheckpointView {
-                source: task.len(),
-                sink: std::fs::metadata(workspace.path("output").join(task.output_file()))
-                    .expect("the output file")
-                    .len(),
-            }),
-            last_error: None,
-        })
-        .collect();
     assert_eq!(
         tasks(&moto, &workspace, DATASET),
-        wanted,
+        completed_views(&workspace, &expected),
         "the table holds every task's state, counters and checkpoint"
     );
     let listed = ferry(&moto, &workspace, &["datasets", "list", "--json"]);

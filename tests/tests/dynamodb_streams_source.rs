@@ -20,7 +20,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use ferry_e2e_tests::gate::Gate;
 use ferry_e2e_tests::moto::Moto;
-use ferry_e2e_tests::process::Signal;
+use ferry_e2e_tests::runs::interrupt_at_gate;
 use ferry_e2e_tests::streams::{self, Kind, StreamRecord, assert_caught_up, assert_results};
 use ferry_e2e_tests::workspace::Workspace;
 use serde_json::{Value, json};
@@ -402,10 +402,7 @@ fn a_stopped_run_resumes_after_its_checkpoint_exactly_once() {
 
     let mut run = moto.spawn_run(&workspace);
     run.wait_at(&gate);
-    run.signal(Signal::INT);
-    run.wait_for_stderr("stopping: finishing the batches in flight and saving checkpoints");
-    gate.release();
-    run.wait().expect_code(130);
+    interrupt_at_gate(run, &gate).expect_code(130);
     let stopped = moto.results(&workspace, DATASET);
     let task = &stopped.tasks[0];
     assert_eq!(task["state"], "PROCESSING", "{task:#}");

@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{
 };
 use ferry_e2e_tests::gate::Gate;
 use ferry_e2e_tests::moto::Moto;
-use ferry_e2e_tests::process::Signal;
+use ferry_e2e_tests::runs::interrupt_at_gate;
 use ferry_e2e_tests::workspace::Workspace;
 use serde_json::{Value, json};
 
@@ -450,10 +450,7 @@ fn an_interrupted_scan_resumes_exactly_once() {
 
     let mut run = moto.spawn_run(&workspace);
     run.wait_at(&gate);
-    run.signal(Signal::INT);
-    run.wait_for_stderr("stopping: finishing the batches in flight and saving checkpoints");
-    gate.release();
-    run.wait().expect_code(130);
+    interrupt_at_gate(run, &gate).expect_code(130);
 
     let stopped = moto.results(&workspace, DATASET);
     let checkpoints: Vec<Value> = stopped

@@ -17,7 +17,7 @@ use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use ferry_e2e_tests::gate::Gate;
 use ferry_e2e_tests::moto::Moto;
-use ferry_e2e_tests::process::Signal;
+use ferry_e2e_tests::runs::interrupt_at_gate;
 use ferry_e2e_tests::streams::{self, Kind, StreamRecord, assert_caught_up, assert_results};
 use ferry_e2e_tests::workspace::Workspace;
 use serde_json::{Value, json};
@@ -250,10 +250,7 @@ fn a_stopped_run_resumes_from_its_checkpoints_exactly_once() {
 
     let mut run = moto.spawn_run(&workspace);
     run.wait_at(&gate);
-    run.signal(Signal::INT);
-    run.wait_for_stderr("stopping: finishing the batches in flight and saving checkpoints");
-    gate.release();
-    run.wait().expect_code(130);
+    interrupt_at_gate(run, &gate).expect_code(130);
 
     let results = moto.results(&workspace, DATASET);
     let task = results.tasks.iter().find(|task| task["task"] == shard.as_str()).expect("the shard's task");
@@ -302,10 +299,7 @@ fn a_continuous_run_reads_records_put_while_it_runs() {
     gates[0].release();
     records.extend(stream.put(30..45));
     run.wait_at(&gates[1]);
-    run.signal(Signal::INT);
-    run.wait_for_stderr("stopping: finishing the batches in flight and saving checkpoints");
-    gates[1].release();
-    let stopped = run.wait();
+    let stopped = interrupt_at_gate(run, &gates[1]);
     stopped.expect_code(130);
     assert!(stopped.stdout.contains("(45 records in this run)"), "{}", stopped.stdout);
     assert_results(&moto.results(&workspace, DATASET), &stream.arn, &records);

@@ -15,6 +15,7 @@ use ferry_e2e_tests::expect::{
 use ferry_e2e_tests::gated_lines::{self, BATCH_SIZE, DATASET, GateAt, MAX_IN_FLIGHT_BATCHES as MAX_IN_FLIGHT, Spec};
 use ferry_e2e_tests::process::{Signal, wait_until_gone};
 use ferry_e2e_tests::python_logs;
+use ferry_e2e_tests::runs::interrupt_at_gate;
 use ferry_e2e_tests::workspace::{CheckpointView, TaskView, Workspace};
 
 /// The position after record `seq`.
@@ -75,10 +76,7 @@ fn interrupted_run_resumes_exactly_once() {
 
     let mut run = workspace.spawn(&["run", &dataset]);
     run.wait_at(&gates[0]);
-    run.signal(Signal::INT);
-    run.wait_for_stderr("stopping: finishing the batches in flight and saving checkpoints");
-    gates[0].release();
-    let first = run.wait();
+    let first = interrupt_at_gate(run, &gates[0]);
     first
         .expect_code(130)
         .expect_stdout_line("  stopped early: run the same command again to resume")
@@ -167,10 +165,7 @@ fn killed_run_resumes_exactly_once() {
     // First run: Ctrl-C at b's record 1500 leaves b a checkpoint part way.
     let mut run = workspace.spawn(&["run", &dataset]);
     run.wait_at(&gates[0]);
-    run.signal(Signal::INT);
-    run.wait_for_stderr("stopping: finishing the batches in flight and saving checkpoints");
-    gates[0].release();
-    run.wait().expect_code(130);
+    interrupt_at_gate(run, &gates[0]).expect_code(130);
     let interrupted = workspace.tasks(DATASET);
     let view = task(&interrupted, "b.jsonl");
     let stopped = assert_stopped_between(

@@ -8,6 +8,7 @@ use std::os::unix::process::ExitStatusExt;
 use ferry_e2e_tests::expect::{ExpectedTask, Reached, all_done, assert_errors, assert_outputs};
 use ferry_e2e_tests::gate::Gate;
 use ferry_e2e_tests::process::Signal;
+use ferry_e2e_tests::runs::interrupt_at_gate;
 use ferry_e2e_tests::rust_state_machine::{
     self, MESSAGES, MESSAGES_DATASET, Messages, ORDERS, ORDERS_DATASET, ORDERS_TASK, ORDERS_TASK_FILE, Orders,
     TaskState, binary, gated_binary, orders_error_numbers, run, spawn_run, tasks,
@@ -163,11 +164,7 @@ fn an_interrupted_message_run_resumes_exactly_once() {
     // resume decompresses and skips to the checkpoint) stops at the gate.
     let mut stopped = spawn_run(&workspace, &gated_binary(), MESSAGES_DATASET, &[(&gate, "MESSAGES", gate_offset)]);
     stopped.wait_at(&gate);
-    stopped.signal(Signal::INT);
-    stopped.wait_for_stderr("stopping: finishing the batches in flight and saving checkpoints");
-    gate.release();
-    stopped
-        .wait()
+    interrupt_at_gate(stopped, &gate)
         .expect_code(130)
         .expect_stdout_line("  tasks    1 of 2 complete (1 in this run, 0 before)")
         .expect_stdout_line("  stopped early: run the same command again to resume");
@@ -232,10 +229,7 @@ fn a_killed_orders_run_resumes_exactly_once() {
     // Ctrl-C at the first gate leaves a checkpoint part way.
     let mut first = spawn_run(&workspace, &gated_binary(), ORDERS_DATASET, &gated);
     first.wait_at(&gates[0]);
-    first.signal(Signal::INT);
-    first.wait_for_stderr("stopping: finishing the batches in flight and saving checkpoints");
-    gates[0].release();
-    first.wait().expect_code(130);
+    interrupt_at_gate(first, &gates[0]).expect_code(130);
     let interrupted = checkpoint(&workspace);
     let task_state = task(&tasks(&workspace, ORDERS), ORDERS_TASK).clone();
     // Before the gate's order, which no call reads before the one making it.

@@ -7,8 +7,8 @@
 use ferry_e2e_tests::expect::{all_done, assert_errors, assert_outputs, total_progress};
 use ferry_e2e_tests::gated_lines::{self, GateAt, Spec};
 use ferry_e2e_tests::moto::Moto;
-use ferry_e2e_tests::process::Signal;
 use ferry_e2e_tests::python_logs;
+use ferry_e2e_tests::runs::interrupt_at_gate;
 use ferry_e2e_tests::workspace::Workspace;
 use serde_json::{Value, json};
 
@@ -95,10 +95,7 @@ fn a_stopped_run_resumes_mid_object_for_plain_and_gzip_objects() {
     for gate in &gates {
         let mut run = moto.spawn_run(&workspace);
         run.wait_at(gate);
-        run.signal(Signal::INT);
-        run.wait_for_stderr("stopping: finishing the batches in flight and saving checkpoints");
-        gate.release();
-        run.wait().expect_code(130);
+        interrupt_at_gate(run, gate).expect_code(130);
         let stopped = workspace
             .tasks(gated_lines::DATASET)
             .into_iter()

@@ -17,7 +17,8 @@ use ferry_e2e_tests::TIMEOUT;
 use ferry_e2e_tests::expect::Progress;
 use ferry_e2e_tests::gate::Gate;
 use ferry_e2e_tests::moto::{Moto, RunResults};
-use ferry_e2e_tests::process::{Finished, Signal};
+use ferry_e2e_tests::process::Finished;
+use ferry_e2e_tests::runs::interrupt_at_gate;
 use ferry_e2e_tests::workspace::Workspace;
 use serde_json::{Value, json};
 
@@ -528,10 +529,7 @@ fn interrupted_run_resumes_exactly_once() {
     run.wait_at(&gate);
     // Thirty messages received, none deleted: nothing is committed yet.
     sqs.wait_for_counts(&url, (30, 30));
-    run.signal(Signal::INT);
-    run.wait_for_stderr("stopping: finishing the batches in flight and saving checkpoints");
-    gate.release();
-    let first = run.wait();
+    let first = interrupt_at_gate(run, &gate);
     first.expect_code(130).expect_stdout_line("  stopped early: run the same command again to resume");
 
     // The batch at the bridge was written, committed and deleted; the two

@@ -2,7 +2,8 @@
 
 use ferry_e2e_tests::expect::total_progress;
 use ferry_e2e_tests::python_logs::{self, DATASET};
-use ferry_e2e_tests::workspace::{CheckpointView, TaskView, Workspace};
+use ferry_e2e_tests::runs::completed_views;
+use ferry_e2e_tests::workspace::Workspace;
 use serde_json::{Value, json};
 
 #[test]
@@ -14,22 +15,7 @@ fn store_views() {
     // Every task COMPLETED, with its exact counters, its checkpoint at the
     // end of its (decompressed) input and its output file's length.
     let tasks = workspace.tasks(DATASET);
-    let wanted: Vec<TaskView> = expected
-        .iter()
-        .map(|task| TaskView {
-            task: task.task.clone(),
-            state: "COMPLETED".to_owned(),
-            progress: task.progress(),
-            checkpoint: Some(CheckpointView {
-                source: task.len(),
-                sink: std::fs::metadata(workspace.path("output").join(task.output_file()))
-                    .expect("the output file")
-                    .len(),
-            }),
-            last_error: None,
-        })
-        .collect();
-    assert_eq!(tasks, wanted);
+    assert_eq!(tasks, completed_views(&workspace, &expected));
 
     // The dataset: COMPLETED, the same counters in total, its config.
     let total = total_progress(&expected);

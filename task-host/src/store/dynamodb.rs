@@ -45,6 +45,7 @@ use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -188,6 +189,16 @@ impl DynamoDbTaskStore {
 
     fn task_resource(&self, dataset: &str, task_id: &str) -> String {
         format!("task {task_id} of dataset {dataset} in table {}", self.table)
+    }
+
+    /// A put of `item` that writes only while no item has its key: the
+    /// first writer wins, and a later one learns it came second.
+    fn put_new(&self, item: Item) -> PutItemFluentBuilder {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
     }
 
     async fn get(&self, operation: &'static str, resource: &str, key: Item) -> Result<Option<Item>, StoreError> {
@@ -371,14 +382,7 @@ impl DynamoDbTaskStore {
             ("skipped_count".to_owned(), number(0)),
             ("updated_at_ms".to_owned(), number(now)),
         ]);
-        let created = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
+        let created = self.put_new(item).send().await;
         // Another run of the dataset created it first: it is kept.
         condition_failure("creating a task", &self.task_resource(dataset, task_id), created).map(drop)
     }
@@ -411,11 +415,7 @@ impl TaskStore for DynamoDbTaskStore {
             ("updated_at_ms".to_owned(), number(now)),
         ]);
         let created = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
+            .put_new(item)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
