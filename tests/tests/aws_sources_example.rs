@@ -49,6 +49,8 @@ fn every_example_dataset_reads_what_the_seed_wrote() {
     let seeded = seed.output().expect("run seed.py");
     assert!(seeded.status.success(), "seed.py failed:\n{}", String::from_utf8_lossy(&seeded.stderr));
 
+    // The SQS dataset has one reader: moto does not lock a message between
+    // concurrent receives, so two readers could both get it.
     // Worked out from seed.py: orders 0-59, where n % 20 == 7 has no id
     // and n % 15 == 4 is a test order; clicks 0-199, where n % 50 == 9
     // has no id; orders 5, 30 and 55 are deleted and every sixth ships.
