@@ -400,7 +400,13 @@ async fn a_second_bridge_on_a_live_socket_fails_and_the_first_keeps_serving() {
     match RunningBridge::try_start_at(&fixture("parser.py"), first.socket()) {
         Ok(_second) => panic!("a second bridge took over the socket of a live one"),
         Err(failure) => {
-            assert_eq!(failure.status.code(), Some(1));
+            assert_eq!(
+                failure.status.code(),
+                Some(1),
+                "{:?}; stderr:\n{}",
+                failure.status,
+                failure.stderr
+            );
             let address = format!("cannot listen on unix:{}", first.socket().display());
             assert!(
                 failure.stderr.contains(&address),
