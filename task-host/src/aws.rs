@@ -6,11 +6,22 @@
 //! every client at an emulator or a VPC endpoint; S3 then uses path-style
 //! addressing, since custom endpoints rarely serve bucket subdomains.
 
+use std::sync::Arc;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::head_bucket::HeadBucketError;
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
+use crate::error_sinks::ErrorSinkError;
+use crate::sinks::{SinkError, SinkMetrics};
 use crate::sources::SourceError;
 
 /// Loads the AWS configuration. `region` (the dataset's `region` field,
@@ -37,8 +48,80 @@ pub async fn load_config(region: Option<&str>) -> Result<SdkConfig, SourceError>
 
 /// An S3 client for `config`, path-style when an endpoint is configured.
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
-    let builder = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
-    aws_sdk_s3::Client::from_conf(builder.build())
+    aws_sdk_s3::Client::from_conf(s3_config(config).build())
+}
+
+fn s3_config(config: &SdkConfig) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some())
+}
+
+/// An S3 client for a sink: [`s3_client`], counting its retries.
+pub fn s3_sink_client(config: &SdkConfig, metrics: &Arc<SinkMetrics>) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(s3_config(config).interceptor(CountRetries(Arc::clone(metrics))).build())
+}
+
+/// Clients for the other services' sinks, counting their retries.
+pub fn kinesis_sink_client(config: &SdkConfig, metrics: &Arc<SinkMetrics>) -> aws_sdk_kinesis::Client {
+    let builder = aws_sdk_kinesis::config::Builder::from(config).interceptor(CountRetries(Arc::clone(metrics)));
+    aws_sdk_kinesis::Client::from_conf(builder.build())
+}
+
+pub fn sqs_sink_client(config: &SdkConfig, metrics: &Arc<SinkMetrics>) -> aws_sdk_sqs::Client {
+    let builder = aws_sdk_sqs::config::Builder::from(config).interceptor(CountRetries(Arc::clone(metrics)));
+    aws_sdk_sqs::Client::from_conf(builder.build())
+}
+
+pub fn dynamodb_sink_client(config: &SdkConfig, metrics: &Arc<SinkMetrics>) -> aws_sdk_dynamodb::Client {
+    let builder = aws_sdk_dynamodb::config::Builder::from(config).interceptor(CountRetries(Arc::clone(metrics)));
+    aws_sdk_dynamodb::Client::from_conf(builder.build())
+}
+
+/// Counts the SDK's own retries of a sink's calls (throttling, 5xx,
+/// timeouts) into the sink's metrics: the sink never sees them, and the
+/// run summary's retries should.
+#[derive(Debug)]
+struct CountRetries(Arc<SinkMetrics>);
+
+impl Intercept for CountRetries {
+    fn name(&self) -> &'static str {
+        "CountRetries"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<RequestAttempts>().is_some_and(|attempts| attempts.attempts() > 1) {
+            self.0.retried(1);
+        }
+        Ok(())
+    }
+}
+
+/// A sink's check that `bucket` exists and can be reached (HeadBucket).
+pub async fn sink_bucket_check(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), SinkError> {
+    check_bucket(client, bucket).await.map_err(|(message, retryable)| SinkError::Service {
+        operation: "HeadBucket",
+        resource: format!("s3://{bucket}"),
+        message,
+        retryable,
+    })
+}
+
+/// Whether `bucket` exists and can be reached; the message and whether a
+/// retry can help when not.
+pub async fn check_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), (String, bool)> {
+    match client.head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        // A HEAD answer has no body: S3's code alone ("NotFound") says
+        // little.
+        Err(err) if err.as_service_error().is_some_and(HeadBucketError::is_not_found) => {
+            Err((format!("the bucket {bucket} does not exist"), false))
+        }
+        Err(err) => Err(classify(err)),
+    }
 }
 
 /// Error codes AWS services use for a transient condition: throttling,
@@ -63,17 +146,17 @@ const TRANSIENT_CODES: &[&str] = &[
     "KMSThrottlingException",
 ];
 
-/// `err`, from `operation` on `resource`, as a [`SourceError::Service`]
-/// saying whether a retry can help. Failures to connect or to get a whole
-/// answer are retryable; a service's answer is when its code is transient.
-pub fn service_error<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> SourceError
+/// What an SDK error says: its message, and whether a retry can help.
+/// Failures to connect or to get a whole answer are retryable; a service's
+/// answer is when its code is transient.
+pub fn classify<E, R>(err: SdkError<E, R>) -> (String, bool)
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
     let retryable = match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
-        SdkError::ServiceError(service) => service.err().code().is_some_and(|code| TRANSIENT_CODES.contains(&code)),
+        SdkError::ServiceError(service) => service.err().code().is_some_and(is_transient),
         _ => false,
     };
     let message = match (err.code(), err.message()) {
@@ -81,5 +164,40 @@ where
         (Some(code), None) => code.to_owned(),
         _ => DisplayErrorContext(err).to_string(),
     };
+    (message, retryable)
+}
+
+/// Whether an AWS error code names a transient condition.
+pub fn is_transient(code: &str) -> bool {
+    TRANSIENT_CODES.contains(&code)
+}
+
+/// `err`, from `operation` on `resource`, as a [`SourceError::Service`].
+pub fn service_error<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> SourceError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let (message, retryable) = classify(err);
     SourceError::Service { operation, resource: resource.to_owned(), message, retryable }
+}
+
+/// `err`, from `operation` on `resource`, as a [`SinkError::Service`].
+pub fn sink_error<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> SinkError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let (message, retryable) = classify(err);
+    SinkError::Service { operation, resource: resource.to_owned(), message, retryable }
+}
+
+/// `err`, from `operation` on `resource`, as an [`ErrorSinkError::Service`].
+pub fn error_sink_error<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> ErrorSinkError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let (message, retryable) = classify(err);
+    ErrorSinkError::Service { operation, resource: resource.to_owned(), message, retryable }
 }

@@ -6,18 +6,20 @@
 //! error folder, SkipDoc -> counted --> checkpoint --> acknowledge
 //! ```
 //!
-//! Delivery is exactly once into the file sink: outcomes are routed in
-//! record order, and a checkpoint (source position, sink length and the
-//! counters) is committed only after the sink and the error folder have
-//! made everything before it durable. Work after the last checkpoint is
-//! redone on resume, and the sink drops what it wrote of it. Sources that
-//! act on durable records (deleting SQS messages) are told only after the
-//! checkpoint that covers them is committed.
+//! Outcomes are routed in record order, and a checkpoint (source
+//! position, sink checkpoint and the counters) is committed only after the
+//! sink and the error sink have made everything before it durable. Work
+//! after the last checkpoint is redone on resume: a sink that can take
+//! back what it wrote (the file sink cuts its file back) delivers exactly
+//! once; the others deliver at least once across a crash, and exactly
+//! once otherwise. Sources that act on durable records (deleting SQS
+//! messages) are told only after the checkpoint that covers them is
+//! committed.
 //!
 //! Cancellation stops the reader, lets the batches in flight finish and
 //! be routed, commits a final checkpoint and leaves the task resumable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -30,10 +32,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bridge_client::{BridgeClient, BridgeError};
 use crate::config::ComputeEngine;
-use crate::error_sinks::folder::{ErrorFolder, ErrorFolderError};
-use crate::error_sinks::{ErrorRecord, record_excerpt};
+use crate::error_sinks::{ErrorRecord, ErrorSink, ErrorSinkError, record_excerpt};
 use crate::latency::LatencyHistogram;
-use crate::sinks::jsonl_file::{JsonLinesFileSink, SinkError};
+use crate::sinks::{DocumentSink, SinkError, SinkFactory, SinkMetrics};
 use crate::sources::{
     Acknowledge, OpenContext, RecordOrigin, RecordSource, SourceBatch, SourceError, SourceItem, TaskUnit,
 };
@@ -52,6 +53,8 @@ pub struct RunCounters {
     pub total_disk_bytes: AtomicU64,
     /// Round trip of each batch of record calls to the bridge.
     pub batch_latency: LatencyHistogram,
+    /// What the sink did.
+    pub sink: Arc<SinkMetrics>,
 }
 
 impl RunCounters {
@@ -76,7 +79,6 @@ pub struct Task {
     pub id: String,
     /// What the task reads.
     pub unit: Arc<dyn TaskUnit>,
-    pub output: std::path::PathBuf,
     pub compute: ComputeEngine,
     pub run_id: String,
 }
@@ -86,14 +88,15 @@ pub struct Task {
 pub struct TaskServices {
     pub bridge: BridgeClient,
     pub store: Arc<dyn TaskStore>,
-    pub errors: ErrorFolder,
+    pub sinks: Arc<dyn SinkFactory>,
+    pub errors: Arc<dyn ErrorSink>,
     pub counters: Arc<RunCounters>,
     pub cancel: CancellationToken,
 }
 
 impl std::fmt::Debug for TaskServices {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TaskServices").field("errors", &self.errors).finish_non_exhaustive()
+        f.debug_struct("TaskServices").field("sinks", &self.sinks).field("errors", &self.errors).finish_non_exhaustive()
     }
 }
 
@@ -115,7 +118,7 @@ pub enum TaskError {
     #[error(transparent)]
     Sink(#[from] SinkError),
     #[error(transparent)]
-    ErrorFolder(#[from] ErrorFolderError),
+    ErrorSink(#[from] ErrorSinkError),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The reader task panicked: a ferry bug.
@@ -166,6 +169,18 @@ struct TaskRunner<'a> {
     progress: Progress,
 }
 
+/// A batch routed to the sinks and not yet covered by a checkpoint.
+#[derive(Debug)]
+struct Routed {
+    /// The sink `write` call that took its documents, counted from 1.
+    write: u64,
+    /// The source checkpoint once it is durable.
+    source_checkpoint: String,
+    /// The task's counters up to and including it.
+    progress: Progress,
+    acks: Vec<String>,
+}
+
 impl TaskRunner<'_> {
     async fn run(&mut self, checkpoint: Option<Checkpoint>) -> Result<TaskEnd, TaskError> {
         let task = self.task;
@@ -175,9 +190,9 @@ impl TaskRunner<'_> {
         };
         let opened = task.unit.open(checkpoint.as_ref().map(|c| c.source.as_str()), &context).await?;
         if let Some(key) = &opened.clear_errors_from {
-            self.services.errors.clear_from(&task.id, key)?;
+            self.services.errors.clear_from(&task.id, key).await?;
         }
-        let mut sink = JsonLinesFileSink::open(&task.output, checkpoint.as_ref().map(|c| c.sink.as_str()))?;
+        let mut sink = self.services.sinks.open(&task.id, checkpoint.as_ref().map(|c| c.sink.as_str())).await?;
         let function = opened.function;
         let acknowledger = opened.acknowledger;
 
@@ -188,8 +203,8 @@ impl TaskRunner<'_> {
 
         let mut in_flight = FuturesOrdered::new();
         let mut reading = true;
-        let mut routed_to = checkpoint.map(|c| c.source);
-        let mut unacknowledged = Vec::new();
+        let mut routed = VecDeque::new();
+        let mut writes = 0;
         let mut last_commit = Instant::now();
         let mut failure = None;
         let mut interrupted = false;
@@ -205,14 +220,25 @@ impl TaskRunner<'_> {
                     let batch: SourceBatch = batch;
                     match outcomes {
                         Ok(outcomes) => {
-                            if let Err(err) = self.route(&batch, outcomes, &mut sink) {
-                                failure = Some(err);
-                                break;
+                            match self.route(&batch, outcomes, sink.as_mut()).await {
+                                Ok(counted) => {
+                                    self.progress.add(counted);
+                                    self.services.counters.add(counted);
+                                }
+                                Err(err) => {
+                                    failure = Some(err);
+                                    break;
+                                }
                             }
-                            routed_to = Some(batch.checkpoint);
-                            unacknowledged.extend(batch.acks);
+                            writes += 1;
+                            routed.push_back(Routed {
+                                write: writes,
+                                source_checkpoint: batch.checkpoint,
+                                progress: self.progress,
+                                acks: batch.acks,
+                            });
                             if last_commit.elapsed() >= compute.checkpoint_interval {
-                                self.commit(&mut sink, routed_to.as_deref(), &mut unacknowledged, acknowledger.as_deref()).await?;
+                                self.commit(sink.as_mut(), false, &mut routed, acknowledger.as_deref()).await?;
                                 last_commit = Instant::now();
                             }
                         }
@@ -241,8 +267,7 @@ impl TaskRunner<'_> {
         drop(in_flight);
         reader.abort();
         let reader_result = reader.await;
-        let committed =
-            self.commit(&mut sink, routed_to.as_deref(), &mut unacknowledged, acknowledger.as_deref()).await;
+        let committed = self.commit(sink.as_mut(), true, &mut routed, acknowledger.as_deref()).await;
         if let Some(acknowledger) = &acknowledger {
             acknowledger.close().await;
         }
@@ -309,22 +334,29 @@ impl TaskRunner<'_> {
         }
     }
 
-    /// Sends each outcome of a batch where it belongs, in record order.
-    fn route(
-        &mut self,
+    /// Sends each outcome of a batch where it belongs, in record order:
+    /// documents to the sink, failures (and documents the sink refused) to
+    /// the error sink. Returns what the batch counted.
+    async fn route(
+        &self,
         batch: &SourceBatch,
         outcomes: Vec<pb::Outcome>,
-        sink: &mut JsonLinesFileSink,
-    ) -> Result<(), TaskError> {
+        sink: &mut dyn DocumentSink,
+    ) -> Result<Progress, TaskError> {
         let mut outcomes = outcomes.into_iter();
         let mut counted = Progress::default();
+        let mut errors = Vec::new();
+        let mut documents = Vec::new();
+        // The origin and payload of each document, for its error document
+        // if the sink refuses it.
+        let mut document_sources = Vec::new();
         for item in &batch.items {
             let (origin, payload, outcome) = match item {
                 SourceItem::Refused { origin, error_type, message, payload } => {
                     let mut error = self.error_record(origin, payload);
                     error.error_type.clone_from(error_type);
                     error.message.clone_from(message);
-                    self.services.errors.write(&error)?;
+                    errors.push(error);
                     counted.errored += 1;
                     continue;
                 }
@@ -343,7 +375,8 @@ impl TaskRunner<'_> {
                     match (status, kind) {
                         (pb::ParseStatus::Success, Some(pb::DocumentType::Document)) => {
                             if let Some(document) = document {
-                                sink.write(&document.flat_json)?;
+                                documents.push(document.flat_json);
+                                document_sources.push((origin, payload));
                             }
                             counted.processed += 1;
                         }
@@ -359,7 +392,7 @@ impl TaskRunner<'_> {
                                 error.error_end_offset_map = document.end_offsets;
                                 error.document = raw_json(&document.flat_json);
                             }
-                            self.services.errors.write(&error)?;
+                            errors.push(error);
                             counted.errored += 1;
                         }
                     }
@@ -370,7 +403,7 @@ impl TaskRunner<'_> {
                     error.message = user_error.message;
                     error.traceback = Some(user_error.traceback).filter(|text| !text.is_empty());
                     error.retryable = user_error.retryable;
-                    self.services.errors.write(&error)?;
+                    errors.push(error);
                     counted.errored += 1;
                 }
                 other => {
@@ -381,9 +414,23 @@ impl TaskRunner<'_> {
                 }
             }
         }
-        self.progress.add(counted);
-        self.services.counters.add(counted);
-        Ok(())
+        let rejections = sink.write(documents).await?;
+        self.services.counters.sink.rejected(rejections.len() as u64);
+        for rejection in rejections {
+            let Some(&(origin, payload)) = document_sources.get(rejection.index) else {
+                continue;
+            };
+            let mut error = self.error_record(origin, payload);
+            error.error_type = rejection.error_type;
+            error.message = rejection.message;
+            errors.push(error);
+            counted.processed -= 1;
+            counted.errored += 1;
+        }
+        if !errors.is_empty() {
+            self.services.errors.write(&errors).await?;
+        }
+        Ok(counted)
     }
 
     fn error_record<'a>(&'a self, origin: &'a RecordOrigin, payload: &[u8]) -> ErrorRecord<'a> {
@@ -405,28 +452,42 @@ impl TaskRunner<'_> {
         }
     }
 
-    /// Makes everything routed so far durable and records `position` (the
-    /// source checkpoint of the last routed batch) as the task's
-    /// checkpoint; then hands the acks it covers to the source. Nothing
-    /// to do while no batch was ever routed.
+    /// Makes what the sink can durable and commits the checkpoint of the
+    /// last routed batch that covers (with `last`, the task is ending and
+    /// the sink makes everything durable); then hands the acks of the
+    /// batches it covers to the source. Nothing to do when no routed batch
+    /// became durable since the last commit.
     async fn commit(
         &self,
-        sink: &mut JsonLinesFileSink,
-        position: Option<&str>,
-        unacknowledged: &mut Vec<String>,
+        sink: &mut dyn DocumentSink,
+        last: bool,
+        routed: &mut VecDeque<Routed>,
         acknowledger: Option<&dyn Acknowledge>,
     ) -> Result<(), TaskError> {
-        let Some(position) = position else { return Ok(()) };
-        self.services.errors.sync()?;
-        let checkpoint = Checkpoint { source: position.to_owned(), sink: sink.checkpoint()?, progress: self.progress };
+        if routed.is_empty() {
+            return Ok(());
+        }
+        let durable = sink.flush(last).await?;
+        let mut covered = None;
+        let mut acks = Vec::new();
+        while let Some(batch) = routed.front()
+            && batch.write <= durable.writes
+        {
+            let batch = routed.pop_front().expect("front exists");
+            acks.extend(batch.acks);
+            covered = Some((batch.source_checkpoint, batch.progress));
+        }
+        let Some((source, progress)) = covered else { return Ok(()) };
+        self.services.errors.sync().await?;
+        let checkpoint = Checkpoint { source, sink: durable.checkpoint, progress };
         self.services
             .store
             .commit_checkpoint(&self.task.dataset, &self.task.id, &self.task.run_id, &checkpoint)
             .await?;
         if let Some(acknowledger) = acknowledger
-            && !unacknowledged.is_empty()
+            && !acks.is_empty()
         {
-            acknowledger.acknowledge(std::mem::take(unacknowledged)).await?;
+            acknowledger.acknowledge(acks).await?;
         }
         Ok(())
     }

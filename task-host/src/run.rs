@@ -22,9 +22,10 @@ use crate::bridge_client::{BridgeClient, BridgeError, BridgeProcess, SpawnError}
 use crate::config::{
     self, CloudSource, ConfigError, DatasetConfig, ErrorConnector, Language, ReadConnector, WriteConnector,
 };
-use crate::error_sinks::folder::ErrorFolder;
+use crate::error_sinks::{self, ErrorSink, ErrorSinkError};
 use crate::pipeline::{RunCounters, Task, TaskReport, TaskServices, run_task};
-use crate::sinks::task_file_stem;
+use crate::sinks::metrics::SinkFigures;
+use crate::sinks::{self, SinkError, SinkFactory};
 use crate::sources::file::FileUnit;
 use crate::sources::{SourceError, TaskUnit, dynamodb_streams, dynamodb_table, kinesis, s3, sqs};
 use crate::state_machine::{self, MissingStateMachine};
@@ -71,8 +72,12 @@ pub struct RunSummary {
     pub elapsed: Duration,
     /// Records handled by this run.
     pub records_this_run: u64,
-    pub output_directory: PathBuf,
-    pub error_directory: PathBuf,
+    /// Where documents went, e.g. a directory or `kinesis stream NAME`.
+    pub output: String,
+    /// Where error documents went.
+    pub errors: String,
+    /// What the sink did in this run.
+    pub sink: SinkFigures,
     pub interrupted: bool,
     /// Round trip of parseDocument batches in this run, when there were any.
     pub batch_latency_p50: Option<Duration>,
@@ -102,6 +107,12 @@ pub enum RunError {
     /// stream or table; no AWS credentials; the service unreachable).
     #[error("cannot list the tasks of the read connector: {0}")]
     Source(#[from] SourceError),
+    /// The write connector's destination is missing or unreachable.
+    #[error("cannot reach the write connector's destination: {0}")]
+    Sink(#[from] SinkError),
+    /// The error connector's destination is missing or unreachable.
+    #[error("cannot reach the error connector's destination: {0}")]
+    ErrorSink(#[from] ErrorSinkError),
     /// A working directory (bridge sockets) could not be created.
     #[error("cannot create a directory for bridge sockets: {0}")]
     SocketDir(std::io::Error),
@@ -135,9 +146,13 @@ pub async fn run_dataset(
         store.delete_dataset(&config.name).await?;
     }
     store.open_dataset(&config.name, &digest, &text).await?;
+    let aws = match uses_aws(&config) {
+        true => Some(aws::load_config(config.aws.region.as_deref()).await?),
+        false => None,
+    };
     let units = match state_machine::task_units(&config, options.rust_state_machines.as_ref())? {
         Some(units) => units,
-        None => task_units(&config).await?,
+        None => task_units(&config, aws.as_ref()).await?,
     };
     let task_ids: Vec<String> = units.iter().map(|(id, _)| id.clone()).collect();
     store.ensure_tasks(&config.name, &task_ids).await?;
@@ -149,7 +164,8 @@ pub async fn run_dataset(
         })
         .cloned()
         .collect();
-    let (output_directory, error_directory) = directories(&config);
+    let sinks = sinks::connect(&config.write, aws.as_ref(), Arc::clone(&counters.sink)).await?;
+    let errors = error_sinks::connect(&config.error, aws.as_ref()).await?;
     let tasks_already_complete = units.len() - pending.len();
     let pending_bytes = pending.iter().map(|(_, unit)| unit.stored_bytes()).sum();
     counters.total_disk_bytes.store(pending_bytes, std::sync::atomic::Ordering::Relaxed);
@@ -157,7 +173,9 @@ pub async fn run_dataset(
     let mut reports = Vec::new();
     if !pending.is_empty() {
         store.set_dataset_state(&config.name, State::Processing).await?;
-        reports = run_tasks(&config, &pending, Arc::clone(&store), options, &counters, &cancel).await?;
+        let services =
+            RunServices { store: Arc::clone(&store), sinks: Arc::clone(&sinks), errors: Arc::clone(&errors) };
+        reports = run_tasks(&config, &pending, services, options, &counters, &cancel).await?;
     }
 
     let records_after = store.tasks(&config.name).await?;
@@ -182,8 +200,9 @@ pub async fn run_dataset(
         tasks_already_complete,
         total,
         elapsed: started.elapsed(),
-        output_directory,
-        error_directory,
+        output: sinks.describe(),
+        errors: errors.describe(),
+        sink: counters.sink.snapshot(),
         interrupted,
         batch_latency_p50: counters.batch_latency.quantile(0.5),
         batch_latency_p99: counters.batch_latency.quantile(0.99),
@@ -192,7 +211,10 @@ pub async fn run_dataset(
 
 /// The tasks of the dataset, by id, in the order to run them; a task that
 /// waits for others comes after them.
-async fn task_units(config: &DatasetConfig) -> Result<Vec<(String, Arc<dyn TaskUnit>)>, SourceError> {
+async fn task_units(
+    config: &DatasetConfig,
+    aws: Option<&aws_config::SdkConfig>,
+) -> Result<Vec<(String, Arc<dyn TaskUnit>)>, SourceError> {
     let source = match &config.read {
         ReadConnector::File(_) => {
             return Ok(config
@@ -203,15 +225,15 @@ async fn task_units(config: &DatasetConfig) -> Result<Vec<(String, Arc<dyn TaskU
         }
         ReadConnector::Cloud(cloud) => &cloud.source,
     };
-    let aws = aws::load_config(config.aws.region.as_deref()).await?;
+    let aws = aws.expect("the run loads the AWS configuration for a cloud source");
     match source {
-        CloudSource::S3 { bucket, objects } => s3::s3_units(&aws, bucket, objects).await,
+        CloudSource::S3 { bucket, objects } => s3::s3_units(aws, bucket, objects).await,
         CloudSource::Sqs { queue_name, stop } => {
-            sqs::queue_units(&aws, queue_name, *stop, config.compute.concurrency).await
+            sqs::queue_units(aws, queue_name, *stop, config.compute.concurrency).await
         }
-        CloudSource::Kinesis(read) => kinesis::kinesis_units(&aws, read).await,
-        CloudSource::DynamoDbStreams(read) => dynamodb_streams::stream_units(&aws, read).await,
-        CloudSource::DynamoDbTable(scan) => dynamodb_table::scan_units(&aws, scan).await,
+        CloudSource::Kinesis(read) => kinesis::kinesis_units(aws, read).await,
+        CloudSource::DynamoDbStreams(read) => dynamodb_streams::stream_units(aws, read).await,
+        CloudSource::DynamoDbTable(scan) => dynamodb_table::scan_units(aws, scan).await,
     }
 }
 
@@ -229,16 +251,25 @@ fn interface(config: &DatasetConfig) -> pb::Interface {
     }
 }
 
-fn directories(config: &DatasetConfig) -> (PathBuf, PathBuf) {
-    let WriteConnector::File { directory: output } = &config.write;
-    let ErrorConnector::Folder { directory: errors } = &config.error;
-    (output.clone(), errors.clone())
+/// Whether the dataset reads or writes an AWS service.
+fn uses_aws(config: &DatasetConfig) -> bool {
+    let reads = matches!(config.read, ReadConnector::Cloud(_));
+    let writes = !matches!(config.write, WriteConnector::File { .. } | WriteConnector::Kafka { .. });
+    let errors = matches!(config.error, ErrorConnector::S3 { .. });
+    reads || writes || errors
+}
+
+/// What every task of a run shares besides the bridges.
+struct RunServices {
+    store: Arc<dyn TaskStore>,
+    sinks: Arc<dyn SinkFactory>,
+    errors: Arc<dyn ErrorSink>,
 }
 
 async fn run_tasks(
     config: &DatasetConfig,
     pending: &[(String, Arc<dyn TaskUnit>)],
-    store: Arc<dyn TaskStore>,
+    shared: RunServices,
     options: &RunOptions,
     counters: &Arc<RunCounters>,
     cancel: &CancellationToken,
@@ -264,9 +295,7 @@ async fn run_tasks(
         }
         (_, None) => unreachable!("validation requires handlerPath for bridge languages"),
     };
-    let (output_directory, error_directory) = directories(config);
     let run_id = format!("{}-{}", crate::store::now_ms(), std::process::id());
-    let errors = ErrorFolder::new(&error_directory);
     // Each pending task tells the tasks waiting for it whether it
     // completed; tasks not pending here are complete already.
     let completions: HashMap<&str, watch::Sender<Option<bool>>> =
@@ -278,14 +307,14 @@ async fn run_tasks(
                 dataset: config.name.clone(),
                 id: id.clone(),
                 unit: Arc::clone(unit),
-                output: output_directory.join(format!("{}.jsonl", task_file_stem(id))),
                 compute: config.compute.clone(),
                 run_id: run_id.clone(),
             };
             let services = TaskServices {
                 bridge: clients[index % clients.len()].clone(),
-                store: Arc::clone(&store),
-                errors: errors.clone(),
+                store: Arc::clone(&shared.store),
+                sinks: Arc::clone(&shared.sinks),
+                errors: Arc::clone(&shared.errors),
                 counters: Arc::clone(counters),
                 cancel: cancel.clone(),
             };

@@ -13,6 +13,7 @@
 
 pub mod conformance;
 pub mod expect;
+pub mod fault_proxy;
 pub mod gate;
 pub mod gated_lines;
 pub mod moto;
@@ -21,6 +22,7 @@ pub mod python_logs;
 pub mod runs;
 pub mod rust_logs;
 pub mod rust_state_machine;
+pub mod sink_runs;
 pub mod streams;
 pub mod workspace;
 

@@ -229,8 +229,21 @@ fn print_summary(summary: &RunSummary) {
     if let (Some(p50), Some(p99)) = (summary.batch_latency_p50, summary.batch_latency_p99) {
         println!("  batches  p50 {:.2} ms, p99 {:.2} ms round trip", millis(p50), millis(p99));
     }
-    println!("  output   {}", summary.output_directory.display());
-    println!("  errors   {}", summary.error_directory.display());
+    println!("  output   {}", summary.output);
+    let sink = &summary.sink;
+    if let (Some(p50), Some(p99)) = (sink.put_latency_p50, sink.put_latency_p99) {
+        println!(
+            "  writes   {} puts, {} documents, {} bytes, {} retries, {} refused; p50 {:.2} ms, p99 {:.2} ms per put",
+            sink.put_calls,
+            sink.records,
+            sink.bytes,
+            sink.retries,
+            sink.rejected,
+            millis(p50),
+            millis(p99)
+        );
+    }
+    println!("  errors   {}", summary.errors);
     for report in &summary.tasks {
         if let TaskEnd::Errored(message) = &report.end {
             println!("  task {} failed: {message}", report.task_id);

@@ -115,16 +115,35 @@ pub(super) static LANGUAGES: Choices<Language> = Choices::new(&[
 pub(super) enum WriteDestination {
     /// Files in a local directory.
     File,
+    Kinesis,
+    Sqs,
+    DynamoDb,
+    S3,
+    Kafka,
 }
 
 /// `writeConnector.connectorDestination`.
 pub(super) static WRITE_DESTINATIONS: Choices<WriteDestination> = Choices::new(&[
     ("File", Some(WriteDestination::File)),
-    ("Kinesis", None),
-    ("SQS", None),
-    ("DynamoDB", None),
-    ("S3", None),
-    ("Kafka", None),
+    ("Kinesis", Some(WriteDestination::Kinesis)),
+    ("SQS", Some(WriteDestination::Sqs)),
+    ("DynamoDB", Some(WriteDestination::DynamoDb)),
+    ("S3", Some(WriteDestination::S3)),
+    ("Kafka", Some(WriteDestination::Kafka)),
+]);
+
+/// How an S3 write connector lays out objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum S3WriterType {
+    PerRecord,
+    Aggregate,
+}
+
+/// `writeConnector.writerType` of an S3 write connector.
+pub(super) static S3_WRITER_TYPES: Choices<S3WriterType> = Choices::new(&[
+    ("Single Record Writer", Some(S3WriterType::PerRecord)),
+    ("Aggregate File Writer", Some(S3WriterType::Aggregate)),
+    ("Spark", None),
 ]);
 
 /// Where an error connector writes to.
@@ -132,11 +151,12 @@ pub(super) static WRITE_DESTINATIONS: Choices<WriteDestination> = Choices::new(&
 pub(super) enum ErrorDestination {
     /// Files in a local directory.
     Folder,
+    S3,
 }
 
 /// `errorConnector.connectorDestination`.
 pub(super) static ERROR_DESTINATIONS: Choices<ErrorDestination> =
-    Choices::new(&[("Folder", Some(ErrorDestination::Folder)), ("S3", None)]);
+    Choices::new(&[("Folder", Some(ErrorDestination::Folder)), ("S3", Some(ErrorDestination::S3))]);
 
 /// What runs the tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,8 +230,9 @@ mod tests {
     #[test]
     fn recognised_but_unavailable_values_name_what_is_available() {
         assert_eq!(
-            WRITE_DESTINATIONS.pick("kafka"),
-            Err(r#""kafka" is not available in this build; available: File"#.to_owned())
+            S3_WRITER_TYPES.pick("spark"),
+            Err(r#""spark" is not available in this build; available: Single Record Writer, Aggregate File Writer"#
+                .to_owned())
         );
     }
 

@@ -14,8 +14,10 @@
 //!   available in this build", naming what is.
 //! - **A connector's destination decides its fields**: `connectorDestination`
 //!   is read first and the object is then parsed as that destination's
-//!   connector. This build has `File` to read, `File` to write and `Folder`
-//!   for errors, and runs on the `Local` compute engine.
+//!   connector. This build reads `File`, `S3`, `SQS`, `Kinesis`,
+//!   `DynamoDBStreams` and `DynamoDB`; writes `File`, `Kinesis`, `SQS`,
+//!   `DynamoDB`, `S3` and `Kafka`; sends errors to a `Folder` or `S3`; and
+//!   runs on the `Local` compute engine.
 //! - **Paths** are relative to the dataset file's directory. The handler
 //!   and the read directory must exist and are stored canonical. The write
 //!   and error directories need not exist (they are created at run time)
@@ -35,6 +37,7 @@
 
 mod choices;
 mod cloud;
+mod destinations;
 mod error;
 mod issues;
 mod manifest;
@@ -330,6 +333,74 @@ pub enum WriteConnector {
         /// Absolute; may not exist yet.
         directory: PathBuf,
     },
+    /// A Kinesis data stream (`"Kinesis"`): records put in PutRecords
+    /// batches, keyed by each document's `partitionKey`.
+    Kinesis {
+        /// `streamName`, or `streamArn` (an ARN starts with `arn:`).
+        stream: String,
+    },
+    /// An SQS queue (`"SQS"`): messages sent in SendMessageBatch calls.
+    Sqs {
+        /// `queueName`.
+        queue_name: String,
+        /// `messageIdAttributeName`: the document field whose value is the
+        /// message's id (a message attribute of that name, and the
+        /// deduplication id on a FIFO queue).
+        message_id_attribute: String,
+    },
+    /// A DynamoDB table (`"DynamoDB"`): one item per document.
+    DynamoDb {
+        /// `tableName`.
+        table_name: String,
+        /// `dynamoDBWriters`: PutItem calls in flight per task.
+        writers: usize,
+    },
+    /// An S3 bucket (`"S3"`).
+    S3 {
+        /// `bucketName`.
+        bucket: String,
+        /// `keyPrefix`: put before every object key; may be empty.
+        key_prefix: String,
+        layout: S3Layout,
+    },
+    /// A Kafka topic (`"Kafka"`), through an idempotent producer.
+    Kafka {
+        /// `bootstrapServers`: `host:port` pairs, comma-separated.
+        bootstrap_servers: String,
+        /// `topic`.
+        topic: String,
+        /// `partitions`: when the topic does not exist, it is created with
+        /// this many partitions; without it, a missing topic is an error.
+        partitions: Option<u32>,
+    },
+}
+
+impl WriteConnector {
+    /// DynamoDB writers per task.
+    pub const DEFAULT_DYNAMODB_WRITERS: usize = 10;
+    /// DynamoDB writers per task.
+    pub const DYNAMODB_WRITERS_RANGE: RangeInclusive<usize> = 1..=64;
+}
+
+/// How an S3 write connector lays documents out in objects
+/// (`writerType`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum S3Layout {
+    /// `Single Record Writer`: one object per document, named
+    /// `PREFIX + documentId + ".json"`.
+    PerRecord,
+    /// `Aggregate File Writer`: documents gathered into objects of about
+    /// `file_size_bytes` (`aggregateFileSizeInMB`), one after another,
+    /// each followed by `separator` (`fileRecordsSeparator`).
+    Aggregate { separator: String, file_size_bytes: u64 },
+}
+
+impl S3Layout {
+    /// Megabytes (MiB).
+    pub const DEFAULT_AGGREGATE_FILE_SIZE_MB: u64 = 64;
+    /// Megabytes (MiB).
+    pub const AGGREGATE_FILE_SIZE_MB_RANGE: RangeInclusive<u64> = 10..=128;
+    pub const DEFAULT_SEPARATOR: &str = "\n";
 }
 
 /// Where failed records go.
@@ -339,6 +410,14 @@ pub enum ErrorConnector {
     Folder {
         /// Absolute; may not exist yet.
         directory: PathBuf,
+    },
+    /// Objects in an S3 bucket (`"S3"`), one JSON error document per
+    /// failed record.
+    S3 {
+        /// `bucketName`.
+        bucket: String,
+        /// `keyPrefix`: put before every object key; may be empty.
+        key_prefix: String,
     },
 }
 

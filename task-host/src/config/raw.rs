@@ -101,6 +101,70 @@ pub(super) struct RawFileWriteConnector {
     pub directory: Option<String>,
 }
 
+/// `writeConnector` with a cloud `connectorDestination` (Kinesis, SQS,
+/// DynamoDB, S3, Kafka). Each destination requires its own fields and
+/// refuses the others' (see `destinations.rs`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawCloudWriteConnector {
+    /// Already read to choose this struct.
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub connector_destination: Option<String>,
+    /// Who owns the destination (LetsData); ignored locally.
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub resource_location: Option<String>,
+    /// Kinesis: the stream's name; this or `streamArn`.
+    pub stream_name: Option<String>,
+    /// Kinesis: the stream's ARN; this or `streamName`.
+    pub stream_arn: Option<String>,
+    /// Kinesis: shards of a stream LetsData creates; ignored locally,
+    /// where the stream must exist.
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub kinesis_shard_count: Option<u64>,
+    /// SQS: the queue; required.
+    pub queue_name: Option<String>,
+    /// SQS: the document field holding each message's id; optional.
+    pub message_id_attribute_name: Option<String>,
+    /// DynamoDB: the table; required.
+    pub table_name: Option<String>,
+    /// DynamoDB: PutItem calls in flight per task; optional.
+    #[serde(rename = "dynamoDBWriters")]
+    pub dynamodb_writers: Option<u64>,
+    /// S3: the bucket; required.
+    pub bucket_name: Option<String>,
+    /// S3: prefix of every object key; optional.
+    pub key_prefix: Option<String>,
+    /// S3: `Single Record Writer` or `Aggregate File Writer`; required.
+    pub writer_type: Option<String>,
+    /// S3 aggregate files: what follows each document; optional.
+    pub file_records_separator: Option<String>,
+    /// S3 aggregate files: object size in MiB; optional.
+    #[serde(rename = "aggregateFileSizeInMB")]
+    pub aggregate_file_size_in_mb: Option<u64>,
+    /// Kafka: `host:port` pairs, comma-separated; required.
+    pub bootstrap_servers: Option<String>,
+    /// Kafka: the topic; required.
+    pub topic: Option<String>,
+    /// Kafka: partitions of the topic when it must be created; optional.
+    pub partitions: Option<u64>,
+}
+
+/// `errorConnector` with `connectorDestination: "S3"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct RawS3ErrorConnector {
+    /// `"S3"`; already read to choose this struct.
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub connector_destination: Option<String>,
+    /// Who owns the bucket (LetsData); ignored locally.
+    #[expect(dead_code, reason = "accepted, never read: see the field doc")]
+    pub resource_location: Option<String>,
+    /// The bucket; required.
+    pub bucket_name: Option<String>,
+    /// Prefix of every object key; optional.
+    pub key_prefix: Option<String>,
+}
+
 /// `errorConnector` with `connectorDestination: "Folder"`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -282,9 +282,6 @@ fn letsdata_values_this_build_cannot_run_are_not_available() {
             "SPARKREADER",
             "SingleFileReader, KinesisStreamReader, SingleFileStateMachineReader, MultipleFileStateMachineReader",
         ),
-        ("writeConnector", "connectorDestination", "Kinesis", "File"),
-        ("writeConnector", "connectorDestination", "Kafka", "File"),
-        ("errorConnector", "connectorDestination", "S3", "Folder"),
         ("computeEngine", "computeEngineType", "Lambda", "Local"),
         ("computeEngine", "computeEngineType", "LAMBDA_AND_SAGEMAKER", "Local"),
     ];
@@ -631,8 +628,11 @@ fn every_problem_in_the_file_is_reported_at_once() {
              - readConnector.artifactImplementationLanguage: expected one of: Python, \
              Javascript, Rust; got \"Java\"\n  \
              - manifestFile.fileContents line 2: \"missing.jsonl\" not found in {data}\n  \
-             - writeConnector.connectorDestination: \"S3\" is not available in this build; \
-             available: File\n  \
+             - writeConnector.directory: unknown field; expected one of: connectorDestination, \
+             resourceLocation, bucketName, keyPrefix, writerType, fileRecordsSeparator, \
+             aggregateFileSizeInMB\n  \
+             - writeConnector.bucketName: missing required field\n  \
+             - writeConnector.writerType: missing required field\n  \
              - computeEngine.batchSize: invalid type: string \"many\", expected u64\n  \
              - computeEngine.concurrency: must be between 1 and 64 tasks; got 0",
             file = fixture.dataset_file().display(),
@@ -902,6 +902,132 @@ fn invalid_cloud_combinations_say_what_to_change() {
         issues,
         [
             r#"manifestFile.manifestType: "KinesisStreamReaderManifest" is the manifest of a stream or table read connector, not of files"#
+        ]
+    );
+}
+
+// ---- cloud write and error connectors ----
+
+#[test]
+fn letsdata_write_connectors_build_their_destinations() {
+    let fixture = Fixture::new();
+    let cases = [
+        (
+            json!({"connectorDestination": "Kinesis", "resourceLocation": "Customer", "streamName": "docs", "kinesisShardCount": 1}),
+            WriteConnector::Kinesis { stream: "docs".to_owned() },
+        ),
+        (
+            json!({"connectorDestination": "KINESIS", "streamArn": "arn:aws:kinesis:us-east-1:1:stream/docs"}),
+            WriteConnector::Kinesis { stream: "arn:aws:kinesis:us-east-1:1:stream/docs".to_owned() },
+        ),
+        (
+            json!({"connectorDestination": "SQS", "resourceLocation": "LetsData", "queueName": "q", "messageIdAttributeName": "docId"}),
+            WriteConnector::Sqs { queue_name: "q".to_owned(), message_id_attribute: "docId".to_owned() },
+        ),
+        (
+            json!({"connectorDestination": "SQS", "queueName": "q.fifo"}),
+            WriteConnector::Sqs { queue_name: "q.fifo".to_owned(), message_id_attribute: "documentId".to_owned() },
+        ),
+        (
+            json!({"connectorDestination": "DynamoDB", "tableName": "t"}),
+            WriteConnector::DynamoDb { table_name: "t".to_owned(), writers: WriteConnector::DEFAULT_DYNAMODB_WRITERS },
+        ),
+        (
+            json!({"connectorDestination": "S3", "bucketName": "b", "writerType": "Single Record Writer", "keyPrefix": "docs/"}),
+            WriteConnector::S3 { bucket: "b".to_owned(), key_prefix: "docs/".to_owned(), layout: S3Layout::PerRecord },
+        ),
+        (
+            json!({"connectorDestination": "S3", "bucketName": "b", "writerType": "AGGREGATE_FILE_WRITER",
+                   "fileRecordsSeparator": "\u{1e}", "aggregateFileSizeInMB": 10}),
+            WriteConnector::S3 {
+                bucket: "b".to_owned(),
+                key_prefix: String::new(),
+                layout: S3Layout::Aggregate { separator: "\u{1e}".to_owned(), file_size_bytes: 10 * 1024 * 1024 },
+            },
+        ),
+        (
+            json!({"connectorDestination": "Kafka", "bootstrapServers": "127.0.0.1:9092", "topic": "docs", "partitions": 3}),
+            WriteConnector::Kafka {
+                bootstrap_servers: "127.0.0.1:9092".to_owned(),
+                topic: "docs".to_owned(),
+                partitions: Some(3),
+            },
+        ),
+    ];
+    for (connector, expected) in cases {
+        let config = fixture.parse(|dataset| dataset["writeConnector"] = connector.clone()).expect("valid");
+        assert_eq!(config.write, expected, "{connector}");
+    }
+    let config = fixture
+        .parse(|dataset| {
+            dataset["errorConnector"] =
+                json!({"connectorDestination": "S3", "resourceLocation": "letsdata", "bucketName": "errs"});
+        })
+        .expect("valid");
+    assert_eq!(config.error, ErrorConnector::S3 { bucket: "errs".to_owned(), key_prefix: String::new() });
+}
+
+#[test]
+fn a_write_connector_refuses_another_destinations_fields_and_bad_values() {
+    let fixture = Fixture::new();
+    let cases = [
+        (
+            json!({"connectorDestination": "SQS", "queueName": "q", "tableName": "t"}),
+            vec![
+                "writeConnector.tableName: is not a field of a SQS write connector; it takes queueName, messageIdAttributeName",
+            ],
+        ),
+        (
+            json!({"connectorDestination": "Kinesis", "streamName": "s", "streamArn": "arn:aws:kinesis:r:1:stream/s"}),
+            vec!["writeConnector.streamArn: give streamName or streamArn, not both"],
+        ),
+        (
+            json!({"connectorDestination": "Kinesis"}),
+            vec!["writeConnector.streamName: missing: give the stream's streamName or streamArn"],
+        ),
+        (
+            json!({"connectorDestination": "S3", "bucketName": "b", "writerType": "Single Record Writer", "aggregateFileSizeInMB": 10}),
+            vec![
+                "writeConnector.aggregateFileSizeInMB: is a setting of the Aggregate File Writer; the Single Record Writer writes an object per document",
+            ],
+        ),
+        (
+            json!({"connectorDestination": "S3", "bucketName": "b", "writerType": "Aggregate File Writer", "aggregateFileSizeInMB": 5}),
+            vec!["writeConnector.aggregateFileSizeInMB: must be between 10 and 128; got 5"],
+        ),
+        (
+            json!({"connectorDestination": "S3", "bucketName": "s3://b", "writerType": "Spark"}),
+            vec![
+                r#"writeConnector.bucketName: must be a bucket name, without '/' or an s3:// prefix; got "s3://b""#,
+                r#"writeConnector.writerType: "Spark" is not available in this build; available: Single Record Writer, Aggregate File Writer"#,
+            ],
+        ),
+        (
+            json!({"connectorDestination": "DynamoDB", "tableName": "t", "dynamoDBWriters": 0}),
+            vec!["writeConnector.dynamoDBWriters: must be between 1 and 64; got 0"],
+        ),
+        (
+            json!({"connectorDestination": "SQS", "queueName": "https://sqs.us-east-1.amazonaws.com/1/q"}),
+            vec![
+                r#"writeConnector.queueName: is the queue's name, not its URL or ARN; got "https://sqs.us-east-1.amazonaws.com/1/q""#,
+            ],
+        ),
+        (
+            json!({"connectorDestination": "Kafka", "topic": ""}),
+            vec!["writeConnector.bootstrapServers: missing required field", "writeConnector.topic: must not be empty"],
+        ),
+    ];
+    for (connector, expected) in cases {
+        let issues = fixture.issues(|dataset| dataset["writeConnector"] = connector.clone());
+        assert_eq!(issues, expected, "{connector}");
+    }
+    let issues = fixture
+        .issues(|dataset| dataset["errorConnector"] = json!({"connectorDestination": "S3", "directory": "errors"}));
+    assert_eq!(
+        issues,
+        [
+            "errorConnector.directory: unknown field; expected one of: connectorDestination, resourceLocation, bucketName, keyPrefix",
+            "errorConnector.bucketName: missing required field",
         ]
     );
 }

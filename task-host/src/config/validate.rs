@@ -22,7 +22,7 @@ use super::raw::{
 use super::state_machines;
 use super::{
     ComputeEngine, ConfigIssue, DatasetConfig, ErrorConnector, FileReadConnector, HandlerSpec, Language,
-    LetsDataAccount, ManifestEntry, ReadConnector, WriteConnector, cloud, parse, paths,
+    LetsDataAccount, ManifestEntry, ReadConnector, WriteConnector, cloud, destinations, parse, paths,
 };
 
 /// Longest accepted `datasetName`, in characters.
@@ -179,6 +179,7 @@ fn write_connector(value: Value, base: &Path, issues: &mut Issues) -> Option<Wri
     let destination = parse::selector(&object, "connectorDestination", PATH, issues);
     match required_choice(&WRITE_DESTINATIONS, destination, PATH, "connectorDestination", issues)? {
         WriteDestination::File => {}
+        cloud => return destinations::write_connector(cloud, object, issues),
     }
     let raw = parse::fields::<RawFileWriteConnector>(object, PATH, issues)?;
     let path = join(PATH, "directory");
@@ -193,6 +194,7 @@ fn error_connector(value: Value, base: &Path, issues: &mut Issues) -> Option<Err
     let destination = parse::selector(&object, "connectorDestination", PATH, issues);
     match required_choice(&ERROR_DESTINATIONS, destination, PATH, "connectorDestination", issues)? {
         ErrorDestination::Folder => {}
+        ErrorDestination::S3 => return destinations::s3_error_connector(object, issues),
     }
     let raw = parse::fields::<RawFolderErrorConnector>(object, PATH, issues)?;
     let path = join(PATH, "directory");
@@ -217,8 +219,14 @@ fn check_directories_differ(
     error_given: bool,
     issues: &mut Issues,
 ) {
-    let write = write.map(|WriteConnector::File { directory }| directory.as_path());
-    let error = error.map(|ErrorConnector::Folder { directory }| directory.as_path());
+    let write = write.and_then(|write| match write {
+        WriteConnector::File { directory } => Some(directory.as_path()),
+        _ => None,
+    });
+    let error = error.and_then(|error| match error {
+        ErrorConnector::Folder { directory } => Some(directory.as_path()),
+        ErrorConnector::S3 { .. } => None,
+    });
     let defaulted = if error_given {
         String::new()
     } else {

@@ -1,9 +1,8 @@
 //! Error folder: one JSON file per failed record.
 //!
-//! A file is named after its task and the record's key (`TASK@KEY.json`;
-//! for a file source the key is the record's zero-padded offset), so
-//! redoing work after a crash rewrites the same files instead of adding
-//! copies. Each file is written to a temporary
+//! A file is named after its task and the record's key (see
+//! [`super::document_name`]; for a file source the key is the record's
+//! zero-padded offset). Each file is written to a temporary
 //! name and renamed, so a reader never sees half a document. Files are not
 //! synced one by one (that costs about a millisecond each): `sync` makes
 //! everything written so far durable at once, and the pipeline calls it
@@ -15,23 +14,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::ErrorRecord;
-use crate::sinks::task_file_stem;
+use async_trait::async_trait;
+
+use super::{ErrorRecord, ErrorSink, ErrorSinkError, document_body, document_name, named_from};
 
 #[derive(Debug, Clone)]
 pub struct ErrorFolder {
     directory: PathBuf,
     /// Whether files were written since the last `sync`; shared by clones.
     unsynced: Arc<AtomicBool>,
-}
-
-/// The error folder could not be written: the environment's fault (disk
-/// full, permissions); the task resumes from its last checkpoint.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot write error document {path}: {source}")]
-pub struct ErrorFolderError {
-    pub path: PathBuf,
-    pub source: io::Error,
 }
 
 impl ErrorFolder {
@@ -43,19 +34,14 @@ impl ErrorFolder {
         &self.directory
     }
 
-    fn file_name(task: &str, key: &str) -> String {
-        format!("{}@{}.json", task_file_stem(task), task_file_stem(key))
-    }
-
     /// Writes the error document of one record.
-    pub fn write(&self, record: &ErrorRecord<'_>) -> Result<(), ErrorFolderError> {
-        let name = Self::file_name(record.task, record.key);
+    pub fn write_one(&self, record: &ErrorRecord<'_>) -> Result<(), ErrorSinkError> {
+        let name = document_name(record.task, record.key);
         let path = self.directory.join(&name);
         let temporary = self.directory.join(format!(".{name}.tmp"));
-        let error = |source| ErrorFolderError { path: path.clone(), source };
+        let error = |source| ErrorSinkError::Io { path: path.clone(), source };
         std::fs::create_dir_all(&self.directory).map_err(error)?;
-        let mut body = serde_json::to_vec_pretty(record).map_err(|err| error(err.into()))?;
-        body.push(b'\n');
+        let body = document_body(record).map_err(|err| error(err.into()))?;
         let mut file = File::create(&temporary).map_err(error)?;
         file.write_all(&body).map_err(error)?;
         std::fs::rename(&temporary, &path).map_err(error)?;
@@ -65,48 +51,56 @@ impl ErrorFolder {
 
     /// Makes every error document written so far durable, with one
     /// `syncfs` of the folder's file system rather than an fsync per file.
-    pub fn sync(&self) -> Result<(), ErrorFolderError> {
+    pub fn sync_now(&self) -> Result<(), ErrorSinkError> {
         if !self.unsynced.swap(false, Ordering::AcqRel) {
             return Ok(());
         }
-        let error = |source| ErrorFolderError { path: self.directory.clone(), source };
+        let error = |source| ErrorSinkError::Io { path: self.directory.clone(), source };
         let directory = File::open(&self.directory).map_err(error)?;
         rustix::fs::syncfs(&directory).map_err(|errno| error(errno.into())).inspect_err(|_| {
             self.unsynced.store(true, Ordering::Release);
         })
     }
 
-    /// Removes the task's error documents whose key sorts at or after
-    /// `key`: work from there on is about to be redone, and may now
-    /// succeed.
-    pub fn clear_from(&self, task: &str, key: &str) -> Result<usize, ErrorFolderError> {
-        let from = task_file_stem(key);
-        let prefix = format!("{}@", task_file_stem(task));
-        // A crash mid-write leaves `.NAME.tmp`; it is cleared like NAME.
-        let temporary_prefix = format!(".{prefix}");
+    /// Removes the task's error files whose key sorts at or after `key`.
+    pub fn clear_files_from(&self, task: &str, key: &str) -> Result<usize, ErrorSinkError> {
         let entries = match std::fs::read_dir(&self.directory) {
             Ok(entries) => entries,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(0),
-            Err(source) => return Err(ErrorFolderError { path: self.directory.clone(), source }),
+            Err(source) => return Err(ErrorSinkError::Io { path: self.directory.clone(), source }),
         };
         let mut removed = 0;
         for entry in entries.flatten() {
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            let rest = match name.strip_prefix(&temporary_prefix) {
-                Some(rest) => rest.strip_suffix(".tmp"),
-                None => name.strip_prefix(&prefix),
-            };
-            let Some(found) = rest.and_then(|rest| rest.strip_suffix(".json")) else {
-                continue;
-            };
-            if *found >= *from {
+            // A crash mid-write leaves `.NAME.tmp`; it is cleared like NAME.
+            let document = name.strip_prefix('.').and_then(|rest| rest.strip_suffix(".tmp")).unwrap_or(name);
+            if named_from(document, task, key) {
                 let path = entry.path();
-                std::fs::remove_file(&path).map_err(|source| ErrorFolderError { path, source })?;
+                std::fs::remove_file(&path).map_err(|source| ErrorSinkError::Io { path, source })?;
                 removed += 1;
             }
         }
         Ok(removed)
+    }
+}
+
+#[async_trait]
+impl ErrorSink for ErrorFolder {
+    async fn write(&self, records: &[ErrorRecord<'_>]) -> Result<(), ErrorSinkError> {
+        records.iter().try_for_each(|record| self.write_one(record))
+    }
+
+    async fn sync(&self) -> Result<(), ErrorSinkError> {
+        self.sync_now()
+    }
+
+    async fn clear_from(&self, task: &str, key: &str) -> Result<usize, ErrorSinkError> {
+        self.clear_files_from(task, key)
+    }
+
+    fn describe(&self) -> String {
+        self.directory.display().to_string()
     }
 }
 
@@ -122,7 +116,7 @@ mod tests {
         origin.insert("offsetBytes".to_owned(), offset.into());
         let key = crate::sources::single_file::offset_key(offset);
         folder
-            .write(&ErrorRecord {
+            .write_one(&ErrorRecord {
                 dataset: "d",
                 task,
                 key: &key,
@@ -157,7 +151,10 @@ mod tests {
         assert_eq!(body["offsetBytes"], 50);
         assert_eq!(body["task"], "a/b.jsonl");
 
-        assert_eq!(folder.clear_from("a/b.jsonl", &crate::sources::single_file::offset_key(50)).expect("clear"), 3);
+        assert_eq!(
+            folder.clear_files_from("a/b.jsonl", &crate::sources::single_file::offset_key(50)).expect("clear"),
+            3
+        );
         let mut left: Vec<String> = std::fs::read_dir(folder.directory())
             .expect("list")
             .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())

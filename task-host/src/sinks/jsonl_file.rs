@@ -6,11 +6,39 @@
 //! after the checkpoint, which the source then reads and sends again.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::{DocumentSink, Durable, Rejection, SinkError, SinkFactory, SinkMetrics, task_file_stem};
 
 /// Buffer between documents and the file, in bytes.
 const WRITE_BUFFER_BYTES: usize = 1 << 20;
+
+/// Opens each task's file, `TASK.jsonl` in one directory.
+#[derive(Debug)]
+pub struct JsonLinesFiles {
+    pub directory: PathBuf,
+    pub metrics: Arc<SinkMetrics>,
+}
+
+#[async_trait]
+impl SinkFactory for JsonLinesFiles {
+    async fn open(&self, task_id: &str, checkpoint: Option<&str>) -> Result<Box<dyn DocumentSink>, SinkError> {
+        let path = self.directory.join(format!("{}.jsonl", task_file_stem(task_id)));
+        let mut sink = JsonLinesFileSink::open(&path, checkpoint)?;
+        sink.metrics = Some(Arc::clone(&self.metrics));
+        Ok(Box::new(sink))
+    }
+
+    fn describe(&self) -> String {
+        self.directory.display().to_string()
+    }
+}
 
 #[derive(Debug)]
 pub struct JsonLinesFileSink {
@@ -18,18 +46,9 @@ pub struct JsonLinesFileSink {
     writer: BufWriter<File>,
     /// Bytes written so far, buffered ones included.
     position: u64,
-}
-
-/// Why the sink failed: the environment's fault (disk full, permissions);
-/// a retry after fixing it resumes from the last checkpoint.
-#[derive(Debug, thiserror::Error)]
-pub enum SinkError {
-    #[error("cannot write {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
-    #[error("the checkpoint of {path} is {checkpoint:?}, not a file length; the task store does not match this sink")]
-    BadCheckpoint { path: PathBuf, checkpoint: String },
-    #[error("{path} is shorter ({length} bytes) than its checkpoint ({checkpoint} bytes): it was changed outside ferry; run the dataset with --restart")]
-    Truncated { path: PathBuf, length: u64, checkpoint: u64 },
+    /// `write` calls so far.
+    writes: u64,
+    metrics: Option<Arc<SinkMetrics>>,
 }
 
 impl JsonLinesFileSink {
@@ -40,22 +59,18 @@ impl JsonLinesFileSink {
         let keep = match checkpoint {
             None => 0,
             Some(text) => text.parse::<u64>().map_err(|_| SinkError::BadCheckpoint {
-                path: path.to_path_buf(),
+                resource: path.display().to_string(),
                 checkpoint: text.to_owned(),
+                reason: "it is not a file length".to_owned(),
             })?,
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io_error)?;
         }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(io_error)?;
+        let mut file = OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(io_error)?;
         let length = file.metadata().map_err(io_error)?.len();
         if length < keep {
-            return Err(SinkError::Truncated { path: path.to_path_buf(), length, checkpoint: keep });
+            return Err(SinkError::Truncated { resource: path.display().to_string(), length, checkpoint: keep });
         }
         file.set_len(keep).map_err(io_error)?;
         file.seek(SeekFrom::Start(keep)).map_err(io_error)?;
@@ -63,6 +78,8 @@ impl JsonLinesFileSink {
             path: path.to_path_buf(),
             writer: BufWriter::with_capacity(WRITE_BUFFER_BYTES, file),
             position: keep,
+            writes: 0,
+            metrics: None,
         })
     }
 
@@ -88,6 +105,26 @@ impl JsonLinesFileSink {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+#[async_trait]
+impl DocumentSink for JsonLinesFileSink {
+    async fn write(&mut self, documents: Vec<Bytes>) -> Result<Vec<Rejection>, SinkError> {
+        let started = Instant::now();
+        let before = self.position;
+        for document in &documents {
+            JsonLinesFileSink::write(self, document)?;
+        }
+        self.writes += 1;
+        if let Some(metrics) = &self.metrics {
+            metrics.put(started.elapsed(), documents.len() as u64, self.position - before);
+        }
+        Ok(Vec::new())
+    }
+
+    async fn flush(&mut self, _last: bool) -> Result<Durable, SinkError> {
+        Ok(Durable { writes: self.writes, checkpoint: self.checkpoint()? })
     }
 }
 

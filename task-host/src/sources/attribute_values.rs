@@ -237,13 +237,14 @@ impl Decimal {
 /// A table key (a scan's `LastEvaluatedKey` or `ExclusiveStartKey`) in
 /// DynamoDB's typed JSON, `{"NAME": {"S": "text"}, ...}`, for
 /// checkpoints: it serializes and reads back to the very attribute values
-/// DynamoDB sent. Binary values are base64 strings in the JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// DynamoDB sent. Binary values are base64 strings in the JSON. It also
+/// tells keys apart (`Hash`), e.g. a writer finding documents of one key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TypedKey(BTreeMap<String, KeyAttribute>);
 
 /// One key attribute: key attributes are strings, numbers or binary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 enum KeyAttribute {
     S(String),
     /// The number's text, unchanged.
