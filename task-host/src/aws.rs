@@ -11,6 +11,7 @@ use std::sync::Arc;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::head_bucket::HeadBucketError;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -200,4 +201,40 @@ where
 {
     let (message, retryable) = classify(err);
     ErrorSinkError::Service { operation, resource: resource.to_owned(), message, retryable }
+}
+
+/// Keys per DeleteObjects call: S3's limit.
+const KEYS_PER_DELETE: usize = 1000;
+
+/// Deletes `keys` of `bucket`, in as few DeleteObjects calls as S3
+/// allows; the message and whether a retry can help when a call fails or
+/// leaves keys undeleted.
+pub async fn delete_objects(client: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) -> Result<(), (String, bool)> {
+    for chunk in keys.chunks(KEYS_PER_DELETE) {
+        let identifiers = chunk
+            .iter()
+            .map(|key| ObjectIdentifier::builder().key(key).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| (err.to_string(), false))?;
+        let delete = Delete::builder()
+            .set_objects(Some(identifiers))
+            .quiet(true)
+            .build()
+            .map_err(|err| (err.to_string(), false))?;
+        let answer = client.delete_objects().bucket(bucket).delete(delete).send().await.map_err(classify)?;
+        // A quiet DeleteObjects answers 200 and lists the keys it could not
+        // delete.
+        if let Some(first) = answer.errors().first() {
+            let code = first.code().unwrap_or("an unknown error");
+            let message = format!(
+                "{} of {} objects were not deleted; {}: {code}: {}",
+                answer.errors().len(),
+                chunk.len(),
+                first.key().unwrap_or("an object"),
+                first.message().unwrap_or("no message")
+            );
+            return Err((message, answer.errors().iter().all(|error| error.code().is_some_and(is_transient))));
+        }
+    }
+    Ok(())
 }

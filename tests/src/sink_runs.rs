@@ -209,6 +209,25 @@ pub fn expected_document(n: usize, kind: RecordKind) -> Value {
     })
 }
 
+/// The figure before `field` (`puts`, `documents`, `bytes`, `retries` or
+/// `refused`) in the `writes` line of a run summary on `stdout`:
+///
+/// ```text
+///   writes   N puts, M documents, B bytes, R retries, X refused; p50 ...
+/// ```
+#[track_caller]
+pub fn summary_writes(stdout: &str, field: &str) -> u64 {
+    let line = stdout
+        .lines()
+        .find_map(|line| line.trim_start().strip_prefix("writes "))
+        .unwrap_or_else(|| panic!("the summary has no writes line:\n{stdout}"));
+    let figures = line.split(';').next().unwrap_or_default();
+    figures
+        .split(',')
+        .find_map(|figure| figure.trim().strip_suffix(field)?.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} figure in the writes line {line:?}"))
+}
+
 /// Checks that `found` (every document read back from the destination,
 /// parsed) holds each expected document exactly once and nothing else.
 #[track_caller]

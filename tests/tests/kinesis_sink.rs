@@ -7,8 +7,7 @@
 
 use aws_sdk_kinesis::types::ShardIteratorType;
 use ferry_e2e_tests::moto::Moto;
-use ferry_e2e_tests::process::Finished;
-use ferry_e2e_tests::sink_runs::{DATASET, RecordKind, SinkRun, assert_exactly_once};
+use ferry_e2e_tests::sink_runs::{DATASET, RecordKind, SinkRun, assert_exactly_once, summary_writes};
 use serde_json::{Value, json};
 
 const STREAM: &str = "ferry-documents";
@@ -85,14 +84,6 @@ impl Stream {
     }
 }
 
-/// The PutRecords calls a run made, from its summary's `writes` line.
-fn put_calls(run: &Finished) -> u64 {
-    let line = run.stdout.lines().find(|line| line.trim_start().starts_with("writes ")).unwrap_or_else(|| {
-        panic!("the summary has no writes line:\n{}", run.stdout);
-    });
-    line.split_whitespace().nth(1).and_then(|count| count.parse().ok()).unwrap_or_else(|| panic!("{line}"))
-}
-
 /// Checks that every record's partition key is its document's, and
 /// returns the documents.
 #[track_caller]
@@ -150,7 +141,11 @@ fn oversize_documents_are_refused_and_large_batches_split() {
     let run = SinkRun::new(json!({ "connectorDestination": "Kinesis", "streamName": STREAM }), records, 2, 30);
     let finished = run.run(Some(&moto));
     finished.expect_code(0);
-    assert_eq!(put_calls(&finished), 3, "two calls for the first file's batch, one for the second's");
+    assert_eq!(
+        summary_writes(&finished.stdout, "puts"),
+        3,
+        "two calls for the first file's batch, one for the second's"
+    );
 
     let refused = |n: usize| over_limit.contains(&n);
     let documents = documents_keyed_by_partition_key(stream.read_all());

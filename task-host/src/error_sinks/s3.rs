@@ -11,16 +11,12 @@
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use futures::StreamExt;
 
 use super::{ErrorRecord, ErrorSink, ErrorSinkError, document_body, document_name, named_from};
-use crate::aws::{check_bucket, error_sink_error, is_transient, s3_client};
+use crate::aws::{check_bucket, delete_objects, error_sink_error, s3_client};
 use crate::sinks::s3_objects::PUTS_IN_FLIGHT;
 use crate::sinks::task_file_stem;
-
-/// Keys per DeleteObjects call, S3's most.
-const DELETE_BATCH: usize = 1000;
 
 #[derive(Debug)]
 pub struct S3ErrorSink {
@@ -86,45 +82,6 @@ impl S3ErrorSink {
         }
         Ok(keys)
     }
-
-    /// Deletes up to [`DELETE_BATCH`] objects.
-    async fn delete(&self, keys: &[String]) -> Result<(), ErrorSinkError> {
-        let objects = keys
-            .iter()
-            .map(|key| ObjectIdentifier::builder().key(key).build().expect("the key, the one required field, is set"))
-            .collect();
-        let delete = Delete::builder()
-            .set_objects(Some(objects))
-            .quiet(true)
-            .build()
-            .expect("the objects, the one required field, are set");
-        let resource = self.url(&self.key_prefix);
-        let answer = self
-            .client
-            .delete_objects()
-            .bucket(&self.bucket)
-            .delete(delete)
-            .send()
-            .await
-            .map_err(|err| error_sink_error("DeleteObjects", &resource, err))?;
-        // DeleteObjects answers 200 even when some keys were not deleted.
-        if let Some(first) = answer.errors().first() {
-            let code = first.code().unwrap_or("an unknown error");
-            return Err(ErrorSinkError::Service {
-                operation: "DeleteObjects",
-                resource,
-                message: format!(
-                    "{} of {} objects were not deleted; {}: {code}: {}",
-                    answer.errors().len(),
-                    keys.len(),
-                    first.key().unwrap_or("an object"),
-                    first.message().unwrap_or("no message")
-                ),
-                retryable: answer.errors().iter().all(|error| error.code().is_some_and(is_transient)),
-            });
-        }
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -157,9 +114,14 @@ impl ErrorSink for S3ErrorSink {
 
     async fn clear_from(&self, task: &str, key: &str) -> Result<usize, ErrorSinkError> {
         let keys = self.keys_from(task, key).await?;
-        for batch in keys.chunks(DELETE_BATCH) {
-            self.delete(batch).await?;
-        }
+        delete_objects(&self.client, &self.bucket, &keys).await.map_err(|(message, retryable)| {
+            ErrorSinkError::Service {
+                operation: "DeleteObjects",
+                resource: self.url(&self.key_prefix),
+                message,
+                retryable,
+            }
+        })?;
         Ok(keys.len())
     }
 

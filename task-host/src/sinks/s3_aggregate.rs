@@ -43,15 +43,14 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use aws_sdk_s3::error::BuildError;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use tokio::task::JoinHandle;
 
 use super::{DocumentSink, Durable, Rejection, SinkError, SinkFactory, SinkMetrics, task_file_stem};
-use crate::aws::{is_transient, s3_sink_client, sink_bucket_check, sink_error};
+use crate::aws::{delete_objects, s3_sink_client, sink_bucket_check, sink_error};
 
 /// Bytes of every multipart part but the last: above S3's 5 MiB minimum,
 /// and small enough that the parts in flight stay a few tens of MiB.
@@ -67,9 +66,6 @@ const NUMBER_DIGITS: usize = 5;
 
 /// What every object key ends with.
 const OBJECT_SUFFIX: &str = ".jsonl";
-
-/// Keys per DeleteObjects call: the most S3 takes.
-const KEYS_PER_DELETE: usize = 1000;
 
 /// Opens each task's sink, writing to one bucket under one key prefix.
 #[derive(Debug)]
@@ -301,9 +297,9 @@ impl TaskObjects {
                 }
             }
         }
-        for keys in stale.chunks(KEYS_PER_DELETE) {
-            self.delete(keys).await?;
-        }
+        delete_objects(&self.client, &self.bucket, &stale).await.map_err(|(message, retryable)| {
+            SinkError::Service { operation: "DeleteObjects", resource: listing.clone(), message, retryable }
+        })?;
 
         // ListMultipartUploads has no paginator: pages follow the markers.
         let mut markers = (None, None);
@@ -336,43 +332,6 @@ impl TaskObjects {
             }
             markers = (page.next_key_marker().map(str::to_owned), page.next_upload_id_marker().map(str::to_owned));
         }
-    }
-
-    async fn delete(&self, keys: &[String]) -> Result<(), SinkError> {
-        let resource = self.resource(&self.prefix);
-        // Only a request missing a required field fails to build: a bug.
-        let unbuilt = |err: BuildError| SinkError::Service {
-            operation: "DeleteObjects",
-            resource: resource.clone(),
-            message: err.to_string(),
-            retryable: false,
-        };
-        let identifiers = keys
-            .iter()
-            .map(|key| ObjectIdentifier::builder().key(key).build())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(unbuilt)?;
-        let delete = Delete::builder().set_objects(Some(identifiers)).quiet(true).build().map_err(unbuilt)?;
-        let answer = self
-            .client
-            .delete_objects()
-            .bucket(&self.bucket)
-            .delete(delete)
-            .send()
-            .await
-            .map_err(|err| sink_error("DeleteObjects", &resource, err))?;
-        // A quiet DeleteObjects answers 200 and lists the keys it could not
-        // delete.
-        if let Some(refused) = answer.errors().first() {
-            let code = refused.code().unwrap_or("unknown");
-            return Err(SinkError::Service {
-                operation: "DeleteObjects",
-                resource: self.resource(refused.key().unwrap_or(&self.prefix)),
-                message: format!("{code}: {}", refused.message().unwrap_or("")),
-                retryable: is_transient(code),
-            });
-        }
-        Ok(())
     }
 
     /// Uploads `spilled` as object `number`.

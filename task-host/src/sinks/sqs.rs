@@ -3,19 +3,19 @@
 //!
 //! Size: a message counts its body and its message attributes (name, type
 //! and value), as SQS counts it. The largest message a queue takes is its
-//! `MaximumMessageSize`, 1,024 bytes to 1 MiB (1 MiB on queues created
-//! since 2025, often 256 KiB on older ones), which the sink reads with
-//! GetQueueAttributes when it connects. Where that call is denied, the
-//! sink assumes 256 KiB (262,144 bytes), what queues took by default
-//! before 2025, and warns that allowing `sqs:GetQueueAttributes` lets it
-//! send up to the queue's own limit. A larger document is refused
+//! `MaximumMessageSize`, 1,024 bytes to 1 MiB (1 MiB by default on
+//! queues created since 2025; older ones may hold 256 KiB), which the sink
+//! reads with GetQueueAttributes when it connects. Where that call is
+//! denied, the sink assumes 256 KiB (262,144 bytes), what queues took by
+//! default before 2025, and warns that allowing `sqs:GetQueueAttributes`
+//! lets it send up to the queue's own limit. A larger document is refused
 //! (`DocumentTooLarge`, naming the limit) and becomes an error document;
 //! it is never sent. A request holds at most 10 messages and 1 MiB
 //! (1,048,576 bytes) in all, SQS's limits on a SendMessageBatch call.
 //!
-//! Should SQS still find a call too long (`BatchRequestTooLong`: its count
-//! differs from the sink's, or the queue's limit changed), the call's
-//! messages are sent again one per call, in order; a message SQS finds too
+//! Should SQS still find a call too long (`BatchRequestTooLong`, were its
+//! count to differ from the sink's), the call's messages are sent again
+//! one per call, in order, and counted as retries; a message SQS finds too
 //! long on its own, or that an answer fails as `MessageTooLong`, is
 //! refused (`DocumentTooLarge`).
 //!
@@ -655,7 +655,7 @@ mod tests {
     }
 
     #[test]
-    fn sender_faults_are_refused_and_other_failures_sent_again_in_order() {
+    fn sender_faults_and_too_long_messages_are_refused_and_other_failures_sent_again() {
         let messages: Vec<OutgoingMessage> = (0..6)
             .map(|n| {
                 message(&format!(r#"{{"documentId":"d{n}"}}"#), false)
