@@ -559,6 +559,7 @@ mod tests {
     use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
     use super::*;
+    use crate::bucket::s3_client;
 
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Runtime::new().expect("a tokio runtime")
@@ -570,9 +571,7 @@ mod tests {
         let proxy = FaultProxy::start(moto.endpoint(), Faults::none());
         runtime().block_on(async {
             let config = proxy.sdk_config(&moto).await;
-            let s3 = aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build(),
-            );
+            let s3 = s3_client(&config);
             s3.create_bucket().bucket("through").send().await.expect("create a bucket");
             s3.put_object()
                 .bucket("through")
@@ -745,9 +744,7 @@ mod tests {
         let proxy = FaultProxy::start(moto.endpoint(), faults);
         runtime().block_on(async {
             let config = proxy.sdk_config(&moto).await;
-            let s3 = aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build(),
-            );
+            let s3 = s3_client(&config);
             s3.create_bucket().bucket("faults").send().await.expect("create a bucket");
             for key in ["one", "two", "three"] {
                 s3.put_object()

@@ -11,6 +11,7 @@
 //! Nothing sleeps to synchronise: tests wait for process exits, pipe
 //! closes, lines on stderr and handler "gates" (named pipes, see [`gate`]).
 
+pub mod bucket;
 pub mod conformance;
 pub mod expect;
 pub mod fault_proxy;
@@ -24,6 +25,7 @@ pub mod rust_logs;
 pub mod rust_state_machine;
 pub mod sink_runs;
 pub mod streams;
+pub mod table;
 pub mod workspace;
 
 use std::time::Duration;

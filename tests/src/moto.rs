@@ -2,6 +2,8 @@
 //! tests that run at the same time never see each other's queues, streams
 //! or buckets. `tests/run-all.sh` installs moto into the repository's
 //! `.venv`; the server is killed and reaped when the [`Moto`] is dropped.
+//! A test's own DynamoDB tables are [`Table`](crate::table::Table)s, its
+//! buckets [`Bucket`](crate::bucket::Bucket)s.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -7,14 +7,9 @@
 //! Items are read back with a Scan and turned into plain JSON with the
 //! conversion ferry's DynamoDB sources hand items to handlers with.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use ferry_e2e_tests::moto::Moto;
 use ferry_e2e_tests::sink_runs::{DATASET, RecordKind, SinkRun, assert_exactly_once};
-use ferry_task_host::sources::attribute_values::item_to_json;
+use ferry_e2e_tests::table::Table;
 use serde_json::{Value, json};
 
 const TABLE: &str = "documents";
@@ -23,52 +18,6 @@ const WRITERS: usize = 4;
 
 fn connector() -> Value {
     json!({ "connectorDestination": "DynamoDB", "tableName": TABLE, "dynamoDBWriters": WRITERS })
-}
-
-/// The test's view of the table, through moto.
-struct Table {
-    runtime: tokio::runtime::Runtime,
-    client: aws_sdk_dynamodb::Client,
-}
-
-impl Table {
-    /// Creates the table, keyed by the string attribute `hash_key`.
-    fn create(moto: &Moto, hash_key: &str) -> Self {
-        let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-        let client = runtime.block_on(async { aws_sdk_dynamodb::Client::new(&moto.sdk_config().await) });
-        let definition = AttributeDefinition::builder()
-            .attribute_name(hash_key)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("an attribute definition");
-        let key = KeySchemaElement::builder().attribute_name(hash_key).key_type(KeyType::Hash).build().expect("a key");
-        let request = client
-            .create_table()
-            .table_name(TABLE)
-            .attribute_definitions(definition)
-            .key_schema(key)
-            .billing_mode(BillingMode::PayPerRequest)
-            .send();
-        runtime.block_on(request).expect("create the table");
-        Self { runtime, client }
-    }
-
-    /// Every item, as plain JSON.
-    fn scan(&self) -> Vec<Value> {
-        self.runtime.block_on(async {
-            let mut items = Vec::new();
-            let mut start: Option<HashMap<String, AttributeValue>> = None;
-            loop {
-                let page =
-                    self.client.scan().table_name(TABLE).set_exclusive_start_key(start).send().await.expect("scan");
-                items.extend(page.items().iter().map(item_to_json));
-                start = page.last_evaluated_key;
-                if start.is_none() {
-                    return items;
-                }
-            }
-        })
-    }
 }
 
 /// The summary's `writes` line, without its leading spaces.
@@ -83,7 +32,7 @@ fn writes_line(stdout: &str) -> &str {
 #[test]
 fn every_document_becomes_one_item() {
     let moto = Moto::start();
-    let table = Table::create(&moto, "documentId");
+    let table = Table::create(&moto, TABLE, "documentId");
     let records = (0..300).map(|n| if n % 23 == 5 { RecordKind::Raise } else { RecordKind::Document }).collect();
     let sink_run = SinkRun::new(connector(), records, 3, 25);
 
@@ -97,17 +46,24 @@ fn every_document_becomes_one_item() {
     println!("{writes}");
 }
 
-#[test]
-fn documents_whose_key_attribute_has_the_wrong_type_are_refused() {
+/// Runs `sink_run` into a table keyed by the string attribute `hash_key`,
+/// which no document's key fits: the run succeeds, the table stays empty
+/// and every document becomes an error document of `refusal_type`.
+#[track_caller]
+fn assert_every_document_refused(sink_run: &SinkRun, hash_key: &str, refusal_type: &str) {
     let moto = Moto::start();
-    // Documents carry `n` as a number; the table wants a string.
-    let table = Table::create(&moto, "n");
-    let records = (0..40).map(|n| if n % 10 == 3 { RecordKind::Raise } else { RecordKind::Document }).collect();
-    let sink_run = SinkRun::new(connector(), records, 2, 8);
-
+    let table = Table::create(&moto, TABLE, hash_key);
     sink_run.run(Some(&moto)).expect_code(0);
     assert_eq!(table.scan(), Vec::<Value>::new());
-    sink_run.assert_errors(|_| true, "InvalidKeyAttribute");
+    sink_run.assert_errors(|_| true, refusal_type);
+}
+
+#[test]
+fn documents_whose_key_attribute_has_the_wrong_type_are_refused() {
+    let records = (0..40).map(|n| if n % 10 == 3 { RecordKind::Raise } else { RecordKind::Document }).collect();
+    let sink_run = SinkRun::new(connector(), records, 2, 8);
+    // Documents carry `n` as a number; the table wants a string.
+    assert_every_document_refused(&sink_run, "n", "InvalidKeyAttribute");
     let error = std::fs::read_to_string(sink_run.workspace.path("errors/items-000.jsonl@00000000000000000000.json"))
         .expect("the first record's error document");
     let error: Value = serde_json::from_str(&error).expect("JSON");
@@ -117,19 +73,14 @@ fn documents_whose_key_attribute_has_the_wrong_type_are_refused() {
 
 #[test]
 fn documents_without_the_key_attribute_are_refused() {
-    let moto = Moto::start();
-    let table = Table::create(&moto, "missingField");
     let sink_run = SinkRun::new(connector(), vec![RecordKind::Document; 12], 1, 5);
-
-    sink_run.run(Some(&moto)).expect_code(0);
-    assert_eq!(table.scan(), Vec::<Value>::new());
-    sink_run.assert_errors(|_| true, "MissingKeyAttribute");
+    assert_every_document_refused(&sink_run, "missingField", "MissingKeyAttribute");
 }
 
 #[test]
 fn items_over_the_size_limit_are_refused_and_the_rest_arrive() {
     let moto = Moto::start();
-    let table = Table::create(&moto, "documentId");
+    let table = Table::create(&moto, TABLE, "documentId");
     let large = |n: usize| n % 9 == 4;
     let records = (0..60).map(|n| if large(n) { RecordKind::Large(420_000) } else { RecordKind::Document }).collect();
     let sink_run = SinkRun::new(connector(), records, 2, 10);

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
 use ferry_e2e_tests::TIMEOUT;
+use ferry_e2e_tests::bucket::Bucket;
 use ferry_e2e_tests::gate::Gate;
 use ferry_e2e_tests::moto::Moto;
 use ferry_e2e_tests::process::{Signal, wait_until_gone};
@@ -65,118 +66,69 @@ struct Listed {
     e_tag: String,
 }
 
-/// The test's view of the bucket, through moto.
-struct Bucket {
-    runtime: tokio::runtime::Runtime,
-    client: aws_sdk_s3::Client,
+/// Every object under `prefix`, by key.
+fn listed(bucket: &Bucket, prefix: &str) -> Vec<Listed> {
+    let objects = bucket.list(prefix).into_iter();
+    objects
+        .map(|object| Listed {
+            key: object.key().expect("a key").to_owned(),
+            size: object.size().and_then(|size| u64::try_from(size).ok()).expect("a size"),
+            e_tag: object.e_tag().expect("an ETag").trim_matches('"').to_owned(),
+        })
+        .collect()
 }
 
-impl Bucket {
-    /// Creates the bucket.
-    fn create(moto: &Moto) -> Self {
-        let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-        let client = runtime.block_on(async {
-            aws_sdk_s3::Client::from_conf(
-                aws_sdk_s3::config::Builder::from(&moto.sdk_config().await).force_path_style(true).build(),
-            )
-        });
-        runtime.block_on(client.create_bucket().bucket(BUCKET).send()).expect("create the bucket");
-        Self { runtime, client }
-    }
+/// Starts a multipart upload of `key` with one part and leaves it
+/// unfinished, as a run killed mid-upload does.
+fn start_upload(bucket: &Bucket, key: &str) {
+    let client = bucket.client();
+    bucket.block_on(async {
+        let created = client.create_multipart_upload().bucket(BUCKET).key(key).send().await.expect("create an upload");
+        let upload_id = created.upload_id().expect("an upload id");
+        client
+            .upload_part()
+            .bucket(BUCKET)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(1)
+            .body(ByteStream::from_static(b"half an object"))
+            .send()
+            .await
+            .expect("upload a part");
+    });
+}
 
-    /// Every object under `prefix`, by key.
-    fn list(&self, prefix: &str) -> Vec<Listed> {
-        self.runtime.block_on(async {
-            let mut pages = self.client.list_objects_v2().bucket(BUCKET).prefix(prefix).into_paginator().send();
-            let mut listed = Vec::new();
-            while let Some(page) = pages.next().await {
-                for object in page.expect("list the bucket").contents() {
-                    listed.push(Listed {
-                        key: object.key().expect("a key").to_owned(),
-                        size: object.size().and_then(|size| u64::try_from(size).ok()).expect("a size"),
-                        e_tag: object.e_tag().expect("an ETag").trim_matches('"').to_owned(),
-                    });
-                }
-            }
-            listed
-        })
-    }
+/// The keys of the multipart uploads under way.
+fn uploads(bucket: &Bucket) -> Vec<String> {
+    let answer = bucket.block_on(bucket.client().list_multipart_uploads().bucket(BUCKET).send());
+    answer.expect("list the uploads").uploads().iter().filter_map(|upload| upload.key()).map(str::to_owned).collect()
+}
 
-    fn keys(&self, prefix: &str) -> Vec<String> {
-        self.list(prefix).into_iter().map(|object| object.key).collect()
+/// Waits until `key` exists. moto tells no one when an object lands, so
+/// this asks every few milliseconds.
+fn wait_for(bucket: &Bucket, key: &str) {
+    let started = Instant::now();
+    while !bucket.keys(key).iter().any(|listed| listed == key) {
+        assert!(started.elapsed() < TIMEOUT, "no object {key} after {TIMEOUT:?}");
+        std::thread::sleep(Duration::from_millis(20));
     }
+}
 
-    fn read(&self, key: &str) -> Vec<u8> {
-        self.runtime.block_on(async {
-            let object = self.client.get_object().bucket(BUCKET).key(key).send().await.expect("get an object");
-            object.body.collect().await.expect("read an object").to_vec()
-        })
-    }
-
-    fn put(&self, key: &str, body: &str) {
-        let request = self.client.put_object().bucket(BUCKET).key(key).body(ByteStream::from(body.as_bytes().to_vec()));
-        self.runtime.block_on(request.send()).expect("put an object");
-    }
-
-    /// Starts a multipart upload of `key` with one part and leaves it
-    /// unfinished, as a run killed mid-upload does.
-    fn start_upload(&self, key: &str) {
-        self.runtime.block_on(async {
-            let created =
-                self.client.create_multipart_upload().bucket(BUCKET).key(key).send().await.expect("create an upload");
-            let upload_id = created.upload_id().expect("an upload id");
-            self.client
-                .upload_part()
-                .bucket(BUCKET)
-                .key(key)
-                .upload_id(upload_id)
-                .part_number(1)
-                .body(ByteStream::from_static(b"half an object"))
-                .send()
-                .await
-                .expect("upload a part");
-        });
-    }
-
-    /// The keys of the multipart uploads under way.
-    fn uploads(&self) -> Vec<String> {
-        let answer = self.runtime.block_on(self.client.list_multipart_uploads().bucket(BUCKET).send());
-        answer
-            .expect("list the uploads")
-            .uploads()
-            .iter()
-            .filter_map(|upload| upload.key())
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// Waits until `key` exists. moto tells no one when an object lands,
-    /// so this asks every few milliseconds.
-    fn wait_for(&self, key: &str) {
-        let started = Instant::now();
-        while !self.keys(key).iter().any(|listed| listed == key) {
-            assert!(started.elapsed() < TIMEOUT, "no object {key} after {TIMEOUT:?}");
-            std::thread::sleep(Duration::from_millis(20));
+/// The documents of `objects`, in order: each object is documents each
+/// followed by `separator`.
+fn read_documents(bucket: &Bucket, objects: &[Listed], separator: &str) -> Vec<Value> {
+    let mut documents = Vec::new();
+    for object in objects {
+        let body = String::from_utf8(bucket.read(&object.key)).expect("an object is UTF-8");
+        assert_eq!(body.len() as u64, object.size, "{} as listed and as read", object.key);
+        let Some(body) = body.strip_suffix(separator) else {
+            panic!("{} does not end with the separator {separator:?}", object.key)
+        };
+        for text in body.split(separator) {
+            documents.push(serde_json::from_str(text).unwrap_or_else(|err| panic!("{}: {err}: {text}", object.key)));
         }
     }
-
-    /// The documents of `objects`, in order: each object is documents each
-    /// followed by `separator`.
-    fn documents(&self, objects: &[Listed], separator: &str) -> Vec<Value> {
-        let mut documents = Vec::new();
-        for object in objects {
-            let body = String::from_utf8(self.read(&object.key)).expect("an object is UTF-8");
-            assert_eq!(body.len() as u64, object.size, "{} as listed and as read", object.key);
-            let Some(body) = body.strip_suffix(separator) else {
-                panic!("{} does not end with the separator {separator:?}", object.key)
-            };
-            for text in body.split(separator) {
-                documents
-                    .push(serde_json::from_str(text).unwrap_or_else(|err| panic!("{}: {err}: {text}", object.key)));
-            }
-        }
-        documents
-    }
+    documents
 }
 
 /// Records numbered from 0: large documents, but `Raise` at `raising`.
@@ -206,7 +158,7 @@ fn assert_summary_line_starts(stdout: &str, start: &str) {
 #[test]
 fn documents_are_gathered_into_numbered_objects_multipart_when_big() {
     let moto = Moto::start();
-    let bucket = Bucket::create(&moto);
+    let bucket = Bucket::create(&moto, BUCKET);
     // About 24.8 MiB of documents: two full objects and a smaller last one.
     let raising = [0, 777, 1500, 2599];
     let run = SinkRun::new(connector(KEY_PREFIX, None), large_records(2600, &raising), 1, BATCH_SIZE);
@@ -220,7 +172,7 @@ fn documents_are_gathered_into_numbered_objects_multipart_when_big() {
         .expect_stdout_line("  records  2600: 2596 documents, 4 errors, 0 skipped")
         .expect_stdout_line(&format!("  output   s3://{BUCKET}/{KEY_PREFIX} (aggregate files of {OBJECT_MIB} MiB)"));
 
-    let objects = bucket.list(KEY_PREFIX);
+    let objects = listed(&bucket, KEY_PREFIX);
     let keys: Vec<&str> = objects.iter().map(|object| object.key.as_str()).collect();
     let wanted: Vec<String> = (0..3).map(|number| object_key(KEY_PREFIX, TASK, number)).collect();
     assert_eq!(keys, wanted);
@@ -239,7 +191,7 @@ fn documents_are_gathered_into_numbered_objects_multipart_when_big() {
     assert!(last.size < object_bytes, "{last:?}");
     assert!(!last.e_tag.contains('-'), "the last object, under a part, is put whole: {last:?}");
 
-    let documents = bucket.documents(&objects, "\n");
+    let documents = read_documents(&bucket, &objects, "\n");
     assert_exactly_once(&documents, &run.expected_documents(|_| false));
     assert_in_record_order(&documents);
     run.assert_errors(|_| false, "");
@@ -261,7 +213,7 @@ fn documents_are_gathered_into_numbered_objects_multipart_when_big() {
 #[test]
 fn a_custom_separator_follows_every_document_and_empty_tasks_upload_nothing() {
     let moto = Moto::start();
-    let bucket = Bucket::create(&moto);
+    let bucket = Bucket::create(&moto, BUCKET);
     // The first file's records become documents but two; the second
     // file's all raise.
     let records: Vec<RecordKind> = (0..400)
@@ -275,10 +227,10 @@ fn a_custom_separator_follows_every_document_and_empty_tasks_upload_nothing() {
         .expect_stdout_line("  tasks    2 of 2 complete (2 in this run, 0 before)")
         .expect_stdout_line("  records  400: 198 documents, 202 errors, 0 skipped");
 
-    let objects = bucket.list("");
+    let objects = listed(&bucket, "");
     let keys: Vec<&str> = objects.iter().map(|object| object.key.as_str()).collect();
     assert_eq!(keys, [object_key("", TASK, 0)], "one object for the first task, none for the second");
-    let documents = bucket.documents(&objects, separator);
+    let documents = read_documents(&bucket, &objects, separator);
     assert_exactly_once(&documents, &run.expected_documents(|_| false));
     assert_in_record_order(&documents);
     run.assert_errors(|_| false, "");
@@ -315,7 +267,7 @@ class GatedItems(Items):
 #[test]
 fn runs_interrupted_and_killed_after_an_upload_leave_every_document_once() {
     let moto = Moto::start();
-    let bucket = Bucket::create(&moto);
+    let bucket = Bucket::create(&moto, BUCKET);
     // Raising records stay far from the gates, so that no error file is
     // being written when a run is stopped there.
     let raising = [5, 600, 3150];
@@ -344,7 +296,7 @@ fn runs_interrupted_and_killed_after_an_upload_leave_every_document_once() {
     // or may not cover object 2 by then.
     let mut second = moto.spawn_run(workspace);
     second.wait_at(&kill);
-    bucket.wait_for(&key(2));
+    wait_for(&bucket, &key(2));
     let bridges = second.children_named("ferry-bridge");
     second.signal(Signal::KILL);
     for bridge in bridges {
@@ -360,7 +312,7 @@ fn runs_interrupted_and_killed_after_an_upload_leave_every_document_once() {
     // run's (its batches were cut differently) and an unfinished upload.
     // Another task's object that shares the prefix stays.
     bucket.put(&key(9), "stale\n");
-    bucket.start_upload(&key(8));
+    start_upload(&bucket, &key(8));
     let stranger = object_key(KEY_PREFIX, &format!("{TASK}-x"), 0);
     bucket.put(&stranger, "another task's\n");
 
@@ -370,14 +322,14 @@ fn runs_interrupted_and_killed_after_an_upload_leave_every_document_once() {
         .expect_stdout_line(&format!("  records  {RECORDS}: {} documents, 3 errors, 0 skipped", RECORDS - 3));
     let elapsed = started.elapsed();
 
-    let mut objects = bucket.list(KEY_PREFIX);
+    let mut objects = listed(&bucket, KEY_PREFIX);
     let stranger_at = objects.iter().position(|object| object.key == stranger).expect("the other task's object stays");
     objects.remove(stranger_at);
     let keys: Vec<&str> = objects.iter().map(|object| object.key.as_str()).collect();
     let wanted: Vec<String> = (0..4).map(key).collect();
     assert_eq!(keys, wanted, "objects 0 and 2 full, 1 the interrupted run's rest, 3 the last");
-    assert!(bucket.uploads().is_empty(), "unfinished uploads: {:?}", bucket.uploads());
-    let documents = bucket.documents(&objects, separator);
+    assert!(uploads(&bucket).is_empty(), "unfinished uploads: {:?}", uploads(&bucket));
+    let documents = read_documents(&bucket, &objects, separator);
     assert_exactly_once(&documents, &run.expected_documents(|_| false));
     assert_in_record_order(&documents);
     run.assert_errors(|_| false, "");

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_s3::primitives::ByteStream;
+use ferry_e2e_tests::bucket::Bucket;
 use ferry_e2e_tests::moto::Moto;
 use ferry_e2e_tests::process::Running;
 use ferry_e2e_tests::sink_runs::{RecordKind, SinkRun};
@@ -20,51 +20,11 @@ use serde_json::{Map, Value, json};
 const BUCKET: &str = "ferry-errors";
 const KEY_PREFIX: &str = "errors/";
 
-/// The test's view of the bucket, through moto.
-struct Bucket {
-    runtime: tokio::runtime::Runtime,
-    client: aws_sdk_s3::Client,
-}
-
-impl Bucket {
-    fn create(moto: &Moto) -> Self {
-        let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-        let client = runtime.block_on(async {
-            let config = moto.sdk_config().await;
-            aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build())
-        });
-        runtime.block_on(client.create_bucket().bucket(BUCKET).send()).expect("create the bucket");
-        Self { runtime, client }
-    }
-
-    /// Every object under [`KEY_PREFIX`]: its name (the key without the
-    /// prefix) and its body.
-    fn documents(&self) -> BTreeMap<String, Vec<u8>> {
-        self.runtime.block_on(async {
-            let mut documents = BTreeMap::new();
-            let mut pages = self.client.list_objects_v2().bucket(BUCKET).prefix(KEY_PREFIX).into_paginator().send();
-            while let Some(page) = pages.next().await {
-                for listed in page.expect("list the bucket").contents() {
-                    let key = listed.key().expect("a key");
-                    let object = self.client.get_object().bucket(BUCKET).key(key).send().await.expect("get an object");
-                    let body = object.body.collect().await.expect("read an object").to_vec();
-                    let name = key.strip_prefix(KEY_PREFIX).expect("under the prefix");
-                    documents.insert(name.to_owned(), body);
-                }
-            }
-            documents
-        })
-    }
-
-    fn put(&self, name: &str, body: &str) {
-        let request = self
-            .client
-            .put_object()
-            .bucket(BUCKET)
-            .key(format!("{KEY_PREFIX}{name}"))
-            .body(ByteStream::from(body.as_bytes().to_vec()));
-        self.runtime.block_on(request.send()).expect("put an object");
-    }
+/// Every error document under [`KEY_PREFIX`]: its name (the key without
+/// the prefix) and its body.
+fn error_documents(bucket: &Bucket) -> BTreeMap<String, Vec<u8>> {
+    let objects = bucket.objects(KEY_PREFIX).into_iter();
+    objects.map(|(key, body)| (key.strip_prefix(KEY_PREFIX).expect("under the prefix").to_owned(), body)).collect()
 }
 
 /// Replaces the workspace's `errors/` folder with the bucket's error
@@ -95,7 +55,7 @@ fn assert_named_after_their_records(documents: &BTreeMap<String, Vec<u8>>) {
 #[test]
 fn failed_records_become_objects_that_a_restart_rewrites() {
     let moto = Moto::start();
-    let bucket = Bucket::create(&moto);
+    let bucket = Bucket::create(&moto, BUCKET);
     let records = (0..90).map(|n| if n % 7 == 3 { RecordKind::Raise } else { RecordKind::Document }).collect();
     let sink_run = SinkRun::new(json!({ "connectorDestination": "File", "directory": "output" }), records, 2, 10);
     let dataset_file = sink_run.workspace.dataset_file();
@@ -105,7 +65,7 @@ fn failed_records_become_objects_that_a_restart_rewrites() {
     sink_run.workspace.write("dataset.json", format!("{dataset:#}\n"));
 
     sink_run.run(Some(&moto)).expect_code(0).expect_stdout_line(&format!("  errors   s3://{BUCKET}/{KEY_PREFIX}"));
-    let first = bucket.documents();
+    let first = error_documents(&bucket);
     assert_named_after_their_records(&first);
     download_errors(&sink_run, &first);
     sink_run.assert_errors(|_| false, "");
@@ -114,11 +74,11 @@ fn failed_records_become_objects_that_a_restart_rewrites() {
     // for a record past any this run fails, and one of another task.
     let stale = format!("items-000.jsonl@{:020}.json", 999_999);
     let other = format!("items-999.jsonl@{:020}.json", 0);
-    bucket.put(&stale, "{}\n");
-    bucket.put(&other, "{}\n");
+    bucket.put(&format!("{KEY_PREFIX}{stale}"), "{}\n");
+    bucket.put(&format!("{KEY_PREFIX}{other}"), "{}\n");
     Running::start(moto.command(&sink_run.workspace, &["run", &dataset_file, "--restart"])).wait().expect_code(0);
 
-    let mut second = bucket.documents();
+    let mut second = error_documents(&bucket);
     assert_eq!(second.remove(&other).as_deref(), Some(&b"{}\n"[..]), "another task's document was touched");
     assert_eq!(
         second.keys().collect::<Vec<_>>(),
@@ -163,11 +123,11 @@ fn clear_from_removes_a_tasks_documents_from_a_key_on() {
     const TASK: &str = "logs/a b.jsonl";
     const OTHER: &str = "logs/a";
     let moto = Moto::start();
-    let bucket = Bucket::create(&moto);
+    let bucket = Bucket::create(&moto, BUCKET);
     let origin = Map::new();
     let task_keys: Vec<String> = (0..1_100).map(offset_key).collect();
     let other_keys: Vec<String> = (0..5).map(offset_key).collect();
-    let removed = bucket.runtime.block_on(async {
+    let removed = bucket.block_on(async {
         let sink = S3ErrorSink::connect(&moto.sdk_config().await, BUCKET, KEY_PREFIX).await.expect("connect");
         assert_eq!(sink.describe(), format!("s3://{BUCKET}/{KEY_PREFIX}"));
         sink.write(&failed(TASK, &task_keys, &origin)).await.expect("write the task's errors");
@@ -185,5 +145,5 @@ fn clear_from_removes_a_tasks_documents_from_a_key_on() {
         .chain((0..5).map(|offset| format!("logs%2Fa@{offset:020}.json")))
         .collect();
     expected.sort();
-    assert_eq!(bucket.documents().into_keys().collect::<Vec<_>>(), expected);
+    assert_eq!(error_documents(&bucket).into_keys().collect::<Vec<_>>(), expected);
 }

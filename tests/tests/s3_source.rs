@@ -4,6 +4,7 @@
 //! way through an object resumes mid-object (a ranged GET for a plain
 //! object, decompress-and-skip for a gzip one).
 
+use ferry_e2e_tests::bucket::Bucket;
 use ferry_e2e_tests::expect::{all_done, assert_errors, assert_outputs, total_progress};
 use ferry_e2e_tests::gated_lines::{self, GateAt, Spec};
 use ferry_e2e_tests::moto::Moto;
@@ -18,17 +19,10 @@ const BUCKET: &str = "ferry-input";
 /// the file names), removes `data/`, and points the dataset file's read
 /// connector at the bucket with `manifest` as its manifest.
 fn move_data_to_s3(workspace: &Workspace, moto: &Moto, manifest: Value) {
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    runtime.block_on(async {
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&moto.sdk_config().await).force_path_style(true).build(),
-        );
-        s3.create_bucket().bucket(BUCKET).send().await.expect("create the bucket");
-        for name in workspace.file_names("data") {
-            let body = std::fs::read(workspace.path(&format!("data/{name}"))).expect("read a data file");
-            s3.put_object().bucket(BUCKET).key(&name).body(body.into()).send().await.expect("upload a data file");
-        }
-    });
+    let bucket = Bucket::create(moto, BUCKET);
+    for name in workspace.file_names("data") {
+        bucket.put(&name, std::fs::read(workspace.path(&format!("data/{name}"))).expect("read a data file"));
+    }
     std::fs::remove_dir_all(workspace.path("data")).expect("remove data/");
     let text = std::fs::read_to_string(workspace.dataset_file()).expect("read dataset.json");
     let mut dataset: Value = serde_json::from_str(&text).expect("dataset.json is JSON");

@@ -8,16 +8,13 @@
 //! - DynamoDB and S3: whole calls fail (throttling, a 500) at their first
 //!   attempt; the SDK's retry puts them, and the summary counts it.
 
-use std::collections::BTreeMap;
-
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use aws_sdk_kinesis::types::ShardIteratorType;
+use ferry_e2e_tests::bucket::Bucket;
 use ferry_e2e_tests::fault_proxy::{BatchApi, ErrorReply, Fault, FaultProxy, Faults, Operation};
 use ferry_e2e_tests::moto::Moto;
 use ferry_e2e_tests::process::Finished;
-use ferry_e2e_tests::sink_runs::{RecordKind, SinkRun, assert_exactly_once};
+use ferry_e2e_tests::sink_runs::{RecordKind, SinkRun, assert_exactly_once, summary_writes};
+use ferry_e2e_tests::table::Table;
 use serde_json::{Value, json};
 
 /// What a run through the proxy left.
@@ -42,17 +39,7 @@ impl Outcome {
     /// The summary's `writes` figure named `what` (`documents`,
     /// `retries`, ...).
     fn written(&self, what: &str) -> u64 {
-        let line = self
-            .run
-            .stdout
-            .lines()
-            .find_map(|line| line.trim_start().strip_prefix("writes "))
-            .unwrap_or_else(|| panic!("no writes line in the summary:\n{}", self.run.stdout));
-        let figures = line.split(';').next().unwrap_or_default();
-        figures
-            .split(',')
-            .find_map(|figure| figure.trim().strip_suffix(what)?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {what} figure in the writes line {line:?}"))
+        summary_writes(&self.run.stdout, what)
     }
 
     /// Checks the documents read back, and that the sink counted each
@@ -63,7 +50,28 @@ impl Outcome {
         assert_exactly_once(found, &expected);
         assert_eq!(self.written("documents"), expected.len() as u64, "stdout:\n{}", self.run.stdout);
     }
+
+    /// Checks that the proxy failed entries of `batches` batch calls and
+    /// that the sink resent each failed entry once (the proxy fails no
+    /// resend).
+    #[track_caller]
+    fn assert_each_failed_entry_resent_once(&self, batches: u64) {
+        assert_eq!(self.proxy.injected(), batches);
+        assert_eq!(self.written("retries"), self.proxy.dropped_entries());
+    }
+
+    /// Checks that the proxy failed `calls` whole calls and that the sink
+    /// retried each once.
+    #[track_caller]
+    fn assert_each_failed_call_retried_once(&self, calls: u64) {
+        assert_eq!(self.proxy.injected(), calls);
+        assert_eq!(self.written("retries"), calls, "each failed call retried once");
+    }
 }
+
+/// Where the S3 sinks' tests write.
+const BUCKET: &str = "documents";
+const KEY_PREFIX: &str = "out/";
 
 fn documents(count: usize) -> Vec<RecordKind> {
     vec![RecordKind::Document; count]
@@ -113,9 +121,7 @@ fn kinesis_resends_the_records_a_put_records_answer_failed() {
         found
     });
     outcome.assert_delivered(&sink_run, &found);
-    assert_eq!(outcome.proxy.injected(), 4);
-    // Each failed record is resent once: the proxy fails no resend.
-    assert_eq!(outcome.written("retries"), outcome.proxy.dropped_entries());
+    outcome.assert_each_failed_entry_resent_once(4);
 }
 
 #[test]
@@ -159,38 +165,13 @@ fn sqs_resends_the_messages_a_batch_answer_failed() {
         }
     });
     outcome.assert_delivered(&sink_run, &found);
-    assert_eq!(outcome.proxy.injected(), 5);
-    assert_eq!(outcome.written("retries"), outcome.proxy.dropped_entries());
+    outcome.assert_each_failed_entry_resent_once(5);
 }
 
 #[test]
 fn dynamodb_puts_are_retried_after_throttling() {
     let moto = Moto::start();
-    let runtime = runtime();
-    let client = runtime.block_on(async { aws_sdk_dynamodb::Client::new(&moto.sdk_config().await) });
-    runtime
-        .block_on(
-            client
-                .create_table()
-                .table_name("documents")
-                .key_schema(
-                    KeySchemaElement::builder()
-                        .attribute_name("documentId")
-                        .key_type(KeyType::Hash)
-                        .build()
-                        .expect("a key"),
-                )
-                .attribute_definitions(
-                    AttributeDefinition::builder()
-                        .attribute_name("documentId")
-                        .attribute_type(ScalarAttributeType::S)
-                        .build()
-                        .expect("an attribute"),
-                )
-                .billing_mode(BillingMode::PayPerRequest)
-                .send(),
-        )
-        .expect("create a table");
+    let table = Table::create(&moto, "documents", "documentId");
     let sink_run = SinkRun::new(
         json!({ "connectorDestination": "DynamoDB", "tableName": "documents", "dynamoDBWriters": 4 }),
         documents(120),
@@ -205,77 +186,19 @@ fn dynamodb_puts_are_retried_after_throttling() {
     });
     let outcome = Outcome::of(&moto, &sink_run, faults);
 
-    let found = runtime.block_on(async {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let page = client.scan().table_name("documents").set_exclusive_start_key(start).send().await.expect("scan");
-            found.extend(page.items().iter().map(item_to_json));
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return found;
-            }
-        }
-    });
-    outcome.assert_delivered(&sink_run, &found);
-    assert_eq!(outcome.proxy.injected(), 6);
-    assert_eq!(outcome.written("retries"), 6, "each failed call retried once");
+    outcome.assert_delivered(&sink_run, &table.scan());
+    outcome.assert_each_failed_call_retried_once(6);
 }
 
-/// A DynamoDB item as the JSON document it was written from.
-fn item_to_json(item: &std::collections::HashMap<String, AttributeValue>) -> Value {
-    Value::Object(item.iter().map(|(name, value)| (name.clone(), attribute_to_json(value))).collect())
-}
-
-fn attribute_to_json(value: &AttributeValue) -> Value {
-    match value {
-        AttributeValue::S(text) => Value::String(text.clone()),
-        AttributeValue::N(number) => serde_json::from_str(number).unwrap_or_else(|err| panic!("N {number}: {err}")),
-        AttributeValue::Bool(flag) => Value::Bool(*flag),
-        AttributeValue::Null(_) => Value::Null,
-        AttributeValue::L(values) => Value::Array(values.iter().map(attribute_to_json).collect()),
-        AttributeValue::M(fields) => item_to_json(fields),
-        other => panic!("documents hold no attribute like {other:?}"),
-    }
-}
-
-/// A bucket in moto, created for the test, and a runtime for the test's
-/// own calls.
-struct Bucket {
-    runtime: tokio::runtime::Runtime,
-    client: aws_sdk_s3::Client,
-}
-
-impl Bucket {
-    const NAME: &str = "documents";
-
-    fn create(moto: &Moto) -> Self {
-        let runtime = runtime();
-        let client = runtime.block_on(async {
-            let config = moto.sdk_config().await;
-            aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build())
-        });
-        runtime.block_on(client.create_bucket().bucket(Self::NAME).send()).expect("create a bucket");
-        Self { runtime, client }
-    }
-
-    /// Every object under `prefix`, by key.
-    fn objects(&self, prefix: &str) -> BTreeMap<String, Vec<u8>> {
-        self.runtime.block_on(async {
-            let mut objects = BTreeMap::new();
-            let mut pages = self.client.list_objects_v2().bucket(Self::NAME).prefix(prefix).into_paginator().send();
-            while let Some(page) = pages.next().await {
-                for object in page.expect("list objects").contents() {
-                    let key = object.key().expect("a key").to_owned();
-                    let got =
-                        self.client.get_object().bucket(Self::NAME).key(&key).send().await.expect("get an object");
-                    let body = got.body.collect().await.expect("an object's body").to_vec();
-                    objects.insert(key, body);
-                }
-            }
-            objects
-        })
-    }
+/// The S3 write connector, writer `writer_type`, writing under
+/// [`KEY_PREFIX`] in [`BUCKET`].
+fn s3_connector(writer_type: &str) -> Value {
+    json!({
+        "connectorDestination": "S3",
+        "bucketName": BUCKET,
+        "keyPrefix": KEY_PREFIX,
+        "writerType": writer_type,
+    })
 }
 
 fn s3_internal_error() -> ErrorReply {
@@ -285,18 +208,8 @@ fn s3_internal_error() -> ErrorReply {
 #[test]
 fn s3_object_puts_are_retried_after_internal_errors() {
     let moto = Moto::start();
-    let bucket = Bucket::create(&moto);
-    let sink_run = SinkRun::new(
-        json!({
-            "connectorDestination": "S3",
-            "bucketName": Bucket::NAME,
-            "keyPrefix": "out/",
-            "writerType": "Single Record Writer",
-        }),
-        documents(120),
-        2,
-        20,
-    );
+    let bucket = Bucket::create(&moto, BUCKET);
+    let sink_run = SinkRun::new(s3_connector("Single Record Writer"), documents(120), 2, 20);
     let faults = Faults::none().with(Fault::FailCall {
         operation: Operation::S3PutObject,
         calls: 6,
@@ -304,41 +217,31 @@ fn s3_object_puts_are_retried_after_internal_errors() {
     });
     let outcome = Outcome::of(&moto, &sink_run, faults);
 
-    let objects = bucket.objects("out/");
+    let objects = bucket.objects(KEY_PREFIX);
     for key in objects.keys() {
         assert!(key.ends_with(".json"), "{key}");
     }
     let found: Vec<Value> = objects.values().map(|body| parse(body)).collect();
     outcome.assert_delivered(&sink_run, &found);
-    assert_eq!(outcome.proxy.injected(), 6);
-    assert_eq!(outcome.written("retries"), 6, "each failed call retried once");
+    outcome.assert_each_failed_call_retried_once(6);
 }
 
 #[test]
 fn s3_aggregate_uploads_are_retried_after_failed_parts() {
     let moto = Moto::start();
-    let bucket = Bucket::create(&moto);
+    let bucket = Bucket::create(&moto, BUCKET);
     // One task of about 12 MiB: an object past the 10 MiB size goes up
     // in parts (8 MiB, then the rest), the remainder in one PutObject.
-    let sink_run = SinkRun::new(
-        json!({
-            "connectorDestination": "S3",
-            "bucketName": Bucket::NAME,
-            "keyPrefix": "out/",
-            "writerType": "Aggregate File Writer",
-            "fileRecordsSeparator": "\n",
-            "aggregateFileSizeInMB": 10,
-        }),
-        vec![RecordKind::Large(100_000); 120],
-        1,
-        10,
-    );
+    let mut connector = s3_connector("Aggregate File Writer");
+    connector["fileRecordsSeparator"] = json!("\n");
+    connector["aggregateFileSizeInMB"] = json!(10);
+    let sink_run = SinkRun::new(connector, vec![RecordKind::Large(100_000); 120], 1, 10);
     let faults = Faults::none()
         .with(Fault::FailCall { operation: Operation::S3UploadPart, calls: 2, reply: s3_internal_error() })
         .with(Fault::FailCall { operation: Operation::S3PutObject, calls: 1, reply: s3_internal_error() });
     let outcome = Outcome::of(&moto, &sink_run, faults);
 
-    let objects = bucket.objects("out/");
+    let objects = bucket.objects(KEY_PREFIX);
     assert_eq!(
         objects.keys().collect::<Vec<_>>(),
         ["out/items-000.jsonl-00000.jsonl", "out/items-000.jsonl-00001.jsonl"],
@@ -352,6 +255,5 @@ fn s3_aggregate_uploads_are_retried_after_failed_parts() {
     }
     outcome.assert_delivered(&sink_run, &found);
     // Both parts of the first object and the second object failed once.
-    assert_eq!(outcome.proxy.injected(), 3);
-    assert_eq!(outcome.written("retries"), 3, "each failed call retried once");
+    outcome.assert_each_failed_call_retried_once(3);
 }
