@@ -16,6 +16,7 @@ use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -145,19 +146,26 @@ const TRANSIENT_CODES: &[&str] = &[
     "ServiceUnavailable",
     "ServiceUnavailableException",
     "KMSThrottlingException",
+    "RequestThrottled",
+    "KmsThrottled",
+    "TooManyRequestsException",
 ];
 
 /// What an SDK error says: its message, and whether a retry can help.
 /// Failures to connect or to get a whole answer are retryable; a service's
 /// answer is when its code is transient.
-pub fn classify<E, R>(err: SdkError<E, R>) -> (String, bool)
+pub fn classify<E>(err: SdkError<E, HttpResponse>) -> (String, bool)
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     let retryable = match &err {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
-        SdkError::ServiceError(service) => service.err().code().is_some_and(is_transient),
+        // A code this list does not know still says "try again" by its
+        // status: throttled (429) or a server fault (5xx).
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            service.err().code().is_some_and(is_transient) || status == 429 || status >= 500
+        }
         _ => false,
     };
     let message = match (err.code(), err.message()) {
@@ -168,36 +176,35 @@ where
     (message, retryable)
 }
 
-/// Whether an AWS error code names a transient condition.
+/// Whether an AWS error code names a transient condition. SQS's JSON
+/// protocol prefixes some codes with `AWS.SimpleQueueService.`.
 pub fn is_transient(code: &str) -> bool {
+    let code = code.strip_prefix("AWS.SimpleQueueService.").unwrap_or(code);
     TRANSIENT_CODES.contains(&code)
 }
 
 /// `err`, from `operation` on `resource`, as a [`SourceError::Service`].
-pub fn service_error<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> SourceError
+pub fn service_error<E>(operation: &'static str, resource: &str, err: SdkError<E, HttpResponse>) -> SourceError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     let (message, retryable) = classify(err);
     SourceError::Service { operation, resource: resource.to_owned(), message, retryable }
 }
 
 /// `err`, from `operation` on `resource`, as a [`SinkError::Service`].
-pub fn sink_error<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> SinkError
+pub fn sink_error<E>(operation: &'static str, resource: &str, err: SdkError<E, HttpResponse>) -> SinkError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     let (message, retryable) = classify(err);
     SinkError::Service { operation, resource: resource.to_owned(), message, retryable }
 }
 
 /// `err`, from `operation` on `resource`, as an [`ErrorSinkError::Service`].
-pub fn error_sink_error<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> ErrorSinkError
+pub fn error_sink_error<E>(operation: &'static str, resource: &str, err: SdkError<E, HttpResponse>) -> ErrorSinkError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     let (message, retryable) = classify(err);
     ErrorSinkError::Service { operation, resource: resource.to_owned(), message, retryable }

@@ -10,9 +10,10 @@
 //! position, sink checkpoint and the counters) is committed only after the
 //! sink and the error sink have made everything before it durable. Work
 //! after the last checkpoint is redone on resume: a sink that can take
-//! back what it wrote (the file sink cuts its file back) delivers exactly
-//! once; the others deliver at least once across a crash, and exactly
-//! once otherwise. Sources that act on durable records (deleting SQS
+//! back what it wrote (the file sink cuts its file back, the aggregate S3
+//! sink replaces its objects) delivers exactly once; the others deliver at
+//! least once: what a task wrote after its last checkpoint is written again
+//! when a crash or a failed task is redone. Sources that act on durable records (deleting SQS
 //! messages) are told only after the checkpoint that covers them is
 //! committed.
 //!
@@ -126,6 +127,31 @@ pub enum TaskError {
     Reader(String),
 }
 
+impl TaskError {
+    /// Whether running the dataset again, unchanged, may get past this
+    /// (throttling, a service briefly down), as opposed to needing a fix
+    /// first (a missing resource, denied access, a bad checkpoint).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            TaskError::Bridge(err) => err.is_retryable(),
+            TaskError::Source(err) => err.is_retryable(),
+            TaskError::Sink(err) => err.is_retryable(),
+            TaskError::ErrorSink(err) => err.is_retryable(),
+            TaskError::Store(err) => err.is_retryable(),
+            TaskError::Reader(_) => false,
+        }
+    }
+
+    /// The message a failed task is recorded with: the error, and whether
+    /// running the dataset again may help.
+    fn report(&self) -> String {
+        match self.is_retryable() {
+            true => format!("{self} (transient: run the dataset again to resume from the last checkpoint)"),
+            false => self.to_string(),
+        }
+    }
+}
+
 /// Calls per record, the first included, while the handler reports a
 /// retryable failure.
 pub const RETRYABLE_ATTEMPTS: u32 = 3;
@@ -152,7 +178,7 @@ pub async fn run_task(task: Task, services: TaskServices) -> TaskReport {
     let mut runner = TaskRunner { progress: record.progress, task: &task, services: &services };
     let end = match runner.run(record.checkpoint).await {
         Ok(end) => end,
-        Err(err) => TaskEnd::Errored(err.to_string()),
+        Err(err) => TaskEnd::Errored(err.report()),
     };
     let progress = runner.progress;
     let end = match services.store.finish_task(&task.dataset, &task_id, &task.run_id, &end).await {
@@ -207,6 +233,9 @@ impl TaskRunner<'_> {
         let mut writes = 0;
         let mut last_commit = Instant::now();
         let mut failure = None;
+        // After a sink or error sink failed, what they hold is unknown (a
+        // batch may be half written): no checkpoint may be taken from them.
+        let mut sinks_failed = false;
         let mut interrupted = false;
         loop {
             tokio::select! {
@@ -227,6 +256,7 @@ impl TaskRunner<'_> {
                                 }
                                 Err(err) => {
                                     failure = Some(err);
+                                    sinks_failed = true;
                                     break;
                                 }
                             }
@@ -238,7 +268,12 @@ impl TaskRunner<'_> {
                                 acks: batch.acks,
                             });
                             if last_commit.elapsed() >= compute.checkpoint_interval {
-                                self.commit(sink.as_mut(), false, &mut routed, acknowledger.as_deref()).await?;
+                                let committed = self.commit(sink.as_mut(), false, &mut routed, acknowledger.as_deref()).await;
+                                if let Err(err) = committed {
+                                    sinks_failed = !matches!(err, TaskError::Store(_) | TaskError::Source(_));
+                                    failure = Some(err);
+                                    break;
+                                }
                                 last_commit = Instant::now();
                             }
                         }
@@ -267,9 +302,16 @@ impl TaskRunner<'_> {
         drop(in_flight);
         reader.abort();
         let reader_result = reader.await;
-        let committed = self.commit(sink.as_mut(), true, &mut routed, acknowledger.as_deref()).await;
+        let committed = match sinks_failed {
+            // The last checkpoint stands; the work after it is redone.
+            true => Ok(()),
+            false => self.commit(sink.as_mut(), true, &mut routed, acknowledger.as_deref()).await,
+        };
         if let Some(acknowledger) = &acknowledger {
             acknowledger.close().await;
+        }
+        if let Some(err) = failure {
+            return Err(err);
         }
         committed?;
         if let Some(err) = failure {

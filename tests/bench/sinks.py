@@ -88,9 +88,10 @@ class Moto:
 class MockKafka:
     """rdkafka's mock cluster (tests/src/bin/mock-kafka.rs), stopped by `close`."""
 
-    def __init__(self, binary):
-        self.process = subprocess.Popen([str(binary), "3"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True)
+    def __init__(self, binary, topic):
+        self.topic = topic
+        self.process = subprocess.Popen([str(binary), "3", f"{topic}:3"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
         self.servers = self.process.stdout.readline().strip()
         if not self.servers:
             raise bench.BenchError("mock-kafka printed no bootstrap servers")
@@ -162,8 +163,7 @@ def destination(sink, moto, kafka, name):
 
         return connector, count
     if sink == "kafka":
-        return {"connectorDestination": "Kafka", "bootstrapServers": kafka.servers, "topic": name,
-                "partitions": 3}, None
+        return {"connectorDestination": "Kafka", "bootstrapServers": kafka.servers, "topic": kafka.topic}, None
     raise bench.BenchError(f"unknown sink {sink}")
 
 
@@ -252,7 +252,9 @@ def main():
         binaries = build(args.no_build, args.debug, "kafka" in sinks)
         data_path, size = bench.workload(args.workload_generator, args.scratch, args.lines)
         moto = Moto()
-        kafka = MockKafka(binaries["mock-kafka"]) if "kafka" in sinks else None
+        # The mock brokers cannot create topics on request: mock-kafka
+        # creates the benchmark's topic as it starts.
+        kafka = MockKafka(binaries["mock-kafka"], f"bench-kafka-{os.getpid()}") if "kafka" in sinks else None
         try:
             profile = "dev" if args.debug else "release"
             print(f"{args.lines} lines ({size / 1e6:.1f} MB), handler T (Python), batchSize 500, one task, "

@@ -14,18 +14,22 @@
 //! Every fault is bounded so a sink always makes progress: a partial
 //! failure keeps the first entry of every batch, and a whole call is failed
 //! only at its first attempt (the SDK numbers attempts in the
-//! `amz-sdk-request` header), so its retry passes.
+//! `amz-sdk-request` header), so its retry passes. The one exception is
+//! [`Fault::FailEveryAttempt`], for what happens when the retries run out:
+//! it fails a bounded number of calls at every attempt, so the SDK gives
+//! up on them and the task writing stops.
 //!
 //! The proxy serves HTTP/1.1 on 127.0.0.1 from a thread with its own tokio
 //! runtime, since the end-to-end tests are synchronous and run `ferry` as a
 //! child process; dropping the [`FaultProxy`] stops the server and joins
 //! the thread.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::net::TcpListener;
 use std::process::Command;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use aws_config::SdkConfig;
@@ -197,6 +201,13 @@ pub enum Fault {
     /// `operation` gets `reply` without being forwarded; later attempts
     /// pass, so the SDK's retry succeeds.
     FailCall { operation: Operation, calls: u64, reply: ErrorReply },
+    /// Of the calls of `operation`, the first `after` pass; then every
+    /// attempt of each of the next `calls` calls gets `reply` without being
+    /// forwarded, so the SDK's retries run out and the call fails, as it
+    /// does when a destination stays throttled. Later calls pass. The
+    /// attempts of one call are told from other calls by the SDK's
+    /// `amz-sdk-invocation-id` header, the same on each of them.
+    FailEveryAttempt { operation: Operation, after: u64, calls: u64, reply: ErrorReply },
 }
 
 /// The faults a proxy injects; the first that applies to a request wins.
@@ -225,13 +236,42 @@ impl Faults {
 struct Rule {
     fault: Fault,
     remaining: AtomicU64,
+    /// Calls still to let through before the fault applies.
+    passing: AtomicU64,
+    /// The invocation ids of the calls failed at every attempt.
+    failing: Mutex<HashSet<String>>,
 }
 
 impl Rule {
     /// Takes one use of the rule; false when it is used up.
     fn take(&self) -> bool {
-        self.remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(1)).is_ok()
+        take_one(&self.remaining)
     }
+
+    /// Whether a [`Fault::FailEveryAttempt`] fails this attempt: a later
+    /// attempt of a call it failed, or the first attempt of a call once
+    /// the calls to let through have passed, while uses remain.
+    fn fails_attempt(&self, headers: &HeaderMap) -> bool {
+        let call = headers.get("amz-sdk-invocation-id").and_then(|value| value.to_str().ok());
+        let mut failing = self.failing.lock().expect("the failing calls' lock");
+        if call.is_some_and(|call| failing.contains(call)) {
+            return true;
+        }
+        if !is_first_attempt(headers) || take_one(&self.passing) || !self.take() {
+            return false;
+        }
+        // A client that sends no invocation id retries nothing the proxy
+        // could recognise: only this attempt fails.
+        if let Some(call) = call {
+            failing.insert(call.to_owned());
+        }
+        true
+    }
+}
+
+/// Takes one from `counter`; false when it is at zero.
+fn take_one(counter: &AtomicU64) -> bool {
+    counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(1)).is_ok()
 }
 
 /// What the proxy did, for tests to assert that faults fired.
@@ -273,11 +313,17 @@ impl FaultProxy {
                 .faults
                 .into_iter()
                 .map(|fault| {
-                    let uses = match &fault {
-                        Fault::PartialBatch { batches, .. } => *batches,
-                        Fault::FailCall { calls, .. } => *calls,
+                    let (passing, uses) = match &fault {
+                        Fault::PartialBatch { batches, .. } => (0, *batches),
+                        Fault::FailCall { calls, .. } => (0, *calls),
+                        Fault::FailEveryAttempt { after, calls, .. } => (*after, *calls),
                     };
-                    Rule { fault, remaining: AtomicU64::new(uses) }
+                    Rule {
+                        fault,
+                        remaining: AtomicU64::new(uses),
+                        passing: AtomicU64::new(passing),
+                        failing: Mutex::default(),
+                    }
                 })
                 .collect(),
             counters: Counters::default(),
@@ -304,8 +350,8 @@ impl FaultProxy {
         self.shared.counters.forwarded.load(Ordering::Relaxed)
     }
 
-    /// Calls a fault applied to: batches that partly failed and calls
-    /// that failed whole.
+    /// Requests a fault applied to: batches that partly failed and
+    /// attempts of calls that failed whole.
     pub fn injected(&self) -> u64 {
         self.shared.counters.injected.load(Ordering::Relaxed)
     }
@@ -394,6 +440,12 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<Full<By
         match &rule.fault {
             Fault::FailCall { operation, reply, .. } => {
                 if operation.matches(&parts) && is_first_attempt(&parts.headers) && rule.take() {
+                    shared.counters.injected.fetch_add(1, Ordering::Relaxed);
+                    return error_reply(reply);
+                }
+            }
+            Fault::FailEveryAttempt { operation, reply, .. } => {
+                if operation.matches(&parts) && rule.fails_attempt(&parts.headers) {
                     shared.counters.injected.fetch_add(1, Ordering::Relaxed);
                     return error_reply(reply);
                 }
@@ -823,5 +875,32 @@ mod tests {
             put(&dynamodb).await.expect("a put after the fault is used up");
         });
         assert_eq!(proxy.injected(), 4);
+    }
+
+    #[test]
+    fn calls_failed_at_every_attempt_exhaust_the_sdk_retries() {
+        let moto = Moto::start();
+        let faults = Faults::none().with(Fault::FailEveryAttempt {
+            operation: Operation::Target("DynamoDB_20120810.ListTables"),
+            after: 1,
+            calls: 1,
+            reply: ErrorReply::json(400, "ThrottlingException", "Rate of requests exceeds the allowed throughput."),
+        });
+        let proxy = FaultProxy::start(moto.endpoint(), faults);
+        runtime().block_on(async {
+            let config = proxy.sdk_config(&moto).await;
+            // The SDK's three attempts, with pauses short enough for a test.
+            let retry = aws_sdk_dynamodb::config::retry::RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(std::time::Duration::from_millis(1));
+            let client = aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(&config).retry_config(retry).build(),
+            );
+            client.list_tables().send().await.expect("the first call passes");
+            let refused = client.list_tables().send().await.expect_err("the second call fails at every attempt");
+            assert_eq!(aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&refused), Some("ThrottlingException"));
+            client.list_tables().send().await.expect("the third call passes");
+        });
+        assert_eq!(proxy.injected(), 3, "each of the second call's attempts failed");
     }
 }

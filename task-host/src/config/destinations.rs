@@ -81,7 +81,7 @@ pub(super) fn write_connector(
             }
             let message_id_attribute = match raw.message_id_attribute_name {
                 None => "documentId".to_owned(),
-                Some(field) => named(Some(field), "messageIdAttributeName", issues)?,
+                Some(field) => message_attribute_name(field, issues)?,
             };
             WriteConnector::Sqs { queue_name, message_id_attribute }
         }
@@ -150,6 +150,36 @@ fn named(value: Option<String>, key: &str, issues: &mut Issues) -> Option<String
         return None;
     }
     Some(value)
+}
+
+/// `messageIdAttributeName` when SQS takes it as a message attribute's
+/// name: up to 256 of `A-Z a-z 0-9 _ - .`, no leading, trailing or double
+/// period, and not starting with `AWS.` or `Amazon.` (any case), which SQS
+/// keeps for itself. Checked here so that a bad name fails before any
+/// message is sent rather than at every call.
+fn message_attribute_name(name: String, issues: &mut Issues) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    let problem = if name.is_empty() || name.len() > 256 {
+        Some("must be 1 to 256 characters")
+    } else if !name.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.')) {
+        Some("may hold only A-Z a-z 0-9 _ - and .")
+    } else if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
+        Some("may not start or end with a period, or hold two in a row")
+    } else if lower.starts_with("aws.") || lower.starts_with("amazon.") {
+        Some("may not start with AWS. or Amazon., which SQS keeps for itself")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => {
+            issues.push(
+                join(WRITE, "messageIdAttributeName"),
+                format!("is sent as an SQS message attribute's name, which {problem}; got {name:?}"),
+            );
+            None
+        }
+        None => Some(name),
+    }
 }
 
 fn bucket(value: Option<String>, parent: &str, issues: &mut Issues) -> Option<String> {

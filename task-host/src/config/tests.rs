@@ -1013,6 +1013,18 @@ fn a_write_connector_refuses_another_destinations_fields_and_bad_values() {
             ],
         ),
         (
+            json!({"connectorDestination": "SQS", "queueName": "q", "messageIdAttributeName": "AWS.id"}),
+            vec![
+                r#"writeConnector.messageIdAttributeName: is sent as an SQS message attribute's name, which may not start with AWS. or Amazon., which SQS keeps for itself; got "AWS.id""#,
+            ],
+        ),
+        (
+            json!({"connectorDestination": "SQS", "queueName": "q", "messageIdAttributeName": "doc id"}),
+            vec![
+                r#"writeConnector.messageIdAttributeName: is sent as an SQS message attribute's name, which may hold only A-Z a-z 0-9 _ - and .; got "doc id""#,
+            ],
+        ),
+        (
             json!({"connectorDestination": "Kafka", "topic": ""}),
             vec!["writeConnector.bootstrapServers: missing required field", "writeConnector.topic: must not be empty"],
         ),

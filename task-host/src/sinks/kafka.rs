@@ -15,8 +15,7 @@
 //! retries neither duplicate nor reorder messages. Kafka cannot take
 //! messages back, though: documents written after a task's last
 //! checkpoint are produced again when the task resumes after a crash or a
-//! failure. The sink delivers at least once across a crash, and exactly
-//! once otherwise.
+//! failure. The sink delivers at least once.
 //!
 //! The sink checkpoint is the number of documents the task has delivered
 //! up to that checkpoint (copies produced again after a crash are not

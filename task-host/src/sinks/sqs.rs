@@ -42,9 +42,10 @@
 //! Delivery: `write` returns once every message it did not refuse is in
 //! the queue. A queue cannot take messages back, so the messages a task
 //! sent after its last checkpoint are sent again when it resumes after a
-//! crash: delivery is at least once across a crash, exactly once
-//! otherwise; a FIFO queue drops the copies sent within its 5-minute
-//! deduplication interval. The sink checkpoint is the count of messages
+//! crash or a failure: delivery is at least once; a FIFO queue drops the
+//! copies sent within its 5-minute deduplication interval (and, as its
+//! deduplication id is the message id, distinct documents sharing an id
+//! within that interval). The sink checkpoint is the count of messages
 //! the task sent ([`Delivered`]).
 
 use std::borrow::Cow;

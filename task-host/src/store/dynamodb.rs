@@ -53,6 +53,7 @@ use aws_sdk_dynamodb::types::{
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableDescription, TableStatus, TransactWriteItem, Update,
     WriteRequest,
 };
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use futures::StreamExt;
 
@@ -659,14 +660,13 @@ impl ConditionCheck for UpdateItemError {
 
 /// A conditional write's result: done, its condition failed, or another
 /// error.
-fn condition_failure<T, E, R>(
+fn condition_failure<T, E>(
     operation: &'static str,
     resource: &str,
-    result: Result<T, SdkError<E, R>>,
+    result: Result<T, SdkError<E, HttpResponse>>,
 ) -> Result<Written, StoreError>
 where
     E: ConditionCheck + ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     match result {
         Ok(_) => Ok(Written::Done),
@@ -682,10 +682,10 @@ const TRANSIENT_CANCELLATIONS: &[&str] = &["TransactionConflict", "ThrottlingErr
 
 /// A transaction's result, its first item (the task) deciding whether
 /// its condition failed.
-fn transaction_failure<T, R: std::fmt::Debug>(
+fn transaction_failure<T>(
     operation: &'static str,
     resource: &str,
-    result: Result<T, SdkError<TransactWriteItemsError, R>>,
+    result: Result<T, SdkError<TransactWriteItemsError, HttpResponse>>,
 ) -> Result<Written, StoreError> {
     let err = match result {
         Ok(_) => return Ok(Written::Done),
@@ -707,10 +707,9 @@ fn transaction_failure<T, R: std::fmt::Debug>(
     }))
 }
 
-fn service<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> StoreError
+fn service<E>(operation: &'static str, resource: &str, err: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     StoreError::Service(service_error(operation, resource, err))
 }
