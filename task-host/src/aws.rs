@@ -245,3 +245,54 @@ pub async fn delete_objects(client: &aws_sdk_s3::Client, bucket: &str, keys: &[S
     }
     Ok(())
 }
+
+/// A failed call to an AWS service, before it becomes the error of the
+/// source or sink that made it.
+#[derive(Debug)]
+pub struct ServiceFailure {
+    pub operation: &'static str,
+    pub resource: String,
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl From<ServiceFailure> for SourceError {
+    fn from(failure: ServiceFailure) -> Self {
+        let ServiceFailure { operation, resource, message, retryable } = failure;
+        SourceError::Service { operation, resource, message, retryable }
+    }
+}
+
+impl From<ServiceFailure> for SinkError {
+    fn from(failure: ServiceFailure) -> Self {
+        let ServiceFailure { operation, resource, message, retryable } = failure;
+        SinkError::Service { operation, resource, message, retryable }
+    }
+}
+
+/// The URL of the SQS queue `queue_name`, and the queue as messages name
+/// it (`SQS queue NAME in REGION`).
+pub async fn queue_url(
+    client: &aws_sdk_sqs::Client,
+    config: &SdkConfig,
+    queue_name: &str,
+) -> Result<(String, String), ServiceFailure> {
+    let region = config.region().map_or_else(|| "the default region".to_owned(), ToString::to_string);
+    let resource = format!("SQS queue {queue_name} in {region}");
+    let found = match client.get_queue_url().queue_name(queue_name).send().await {
+        Ok(found) => found,
+        Err(err) => {
+            let (message, retryable) = classify(err);
+            return Err(ServiceFailure { operation: "GetQueueUrl", resource, message, retryable });
+        }
+    };
+    match found.queue_url {
+        Some(url) => Ok((url, resource)),
+        None => Err(ServiceFailure {
+            operation: "GetQueueUrl",
+            resource,
+            message: "the answer holds no queue URL".to_owned(),
+            retryable: true,
+        }),
+    }
+}

@@ -233,17 +233,34 @@ fn documents_over_a_256_kib_queue_limit_are_refused() {
             _ => RecordKind::Document,
         })
         .collect();
+    let limit = "at most 262144 bytes (its MaximumMessageSize)";
+    assert_refused_over_the_limit(&moto, &queue, records, &over_limit, (4, "one call per batch"), limit);
+}
+
+/// Runs `records` (two files, batches of 10) to `queue` and checks that
+/// the records `over_limit` are refused as DocumentTooLarge with `limit`
+/// in their message, every other document arrives once, and the run made
+/// `puts.0` calls (`puts.1` says why).
+#[track_caller]
+fn assert_refused_over_the_limit(
+    moto: &Moto,
+    queue: &Queue,
+    records: Vec<RecordKind>,
+    over_limit: &[usize],
+    puts: (u64, &str),
+    limit: &str,
+) {
     let connector = json!({ "connectorDestination": "SQS", "queueName": "ferry-documents" });
     let run = SinkRun::new(connector, records, 2, 10);
-    let finished = run.run(Some(&moto));
+    let finished = run.run(Some(moto));
     finished.expect_code(0);
-    assert_eq!(summary_writes(&finished.stdout, "puts"), 4, "one call per batch");
+    assert_eq!(summary_writes(&finished.stdout, "puts"), puts.0, "{}", puts.1);
 
     let refused = |n: usize| over_limit.contains(&n);
     let documents: Vec<Value> = queue.receive_all().into_iter().map(|message| message.document).collect();
     assert_exactly_once(&documents, &run.expected_documents(refused));
     run.assert_errors(refused, "DocumentTooLarge");
-    assert_refusals_name(&run, "at most 262144 bytes (its MaximumMessageSize)");
+    assert_refusals_name(&run, limit);
 }
 
 #[test]
@@ -262,17 +279,9 @@ fn a_default_queue_takes_messages_up_to_1_mib_and_calls_of_at_most_1_mib() {
             _ => RecordKind::Document,
         })
         .collect();
-    let connector = json!({ "connectorDestination": "SQS", "queueName": "ferry-documents" });
-    let run = SinkRun::new(connector, records, 2, 10);
-    let finished = run.run(Some(&moto));
-    finished.expect_code(0);
-    assert_eq!(summary_writes(&finished.stdout, "puts"), 3, "two calls for the first batch, one for the second");
-
-    let refused = |n: usize| over_limit.contains(&n);
-    let documents: Vec<Value> = queue.receive_all().into_iter().map(|message| message.document).collect();
-    assert_exactly_once(&documents, &run.expected_documents(refused));
-    run.assert_errors(refused, "DocumentTooLarge");
-    assert_refusals_name(&run, "at most 1048576 bytes (its MaximumMessageSize)");
+    let puts = (3, "two calls for the first batch, one for the second");
+    let limit = "at most 1048576 bytes (its MaximumMessageSize)";
+    assert_refused_over_the_limit(&moto, &queue, records, &over_limit, puts, limit);
 }
 
 #[test]

@@ -9,15 +9,18 @@
 //!
 //! Documents are appended to a local spill file (an unnamed temporary file
 //! in `TMPDIR`, gone with the process) and `write` returns once its batch
-//! is spilled. After each batch, a spill that has reached the size is
-//! uploaded in the background as the task's next object while the next
-//! batches spill into a new file; an object thus holds whole batches and
-//! may pass the size by up to one batch. Objects of a part or more go up
-//! as multipart uploads of [`PART_BYTES`] parts, [`PARTS_IN_FLIGHT`] at a
-//! time, read back from the spill; smaller ones in one PutObject. A task
-//! uploads one object at a time: a spill that fills while the previous
-//! one is still uploading waits for it, which bounds a task's disk use to
-//! about two objects.
+//! is spilled. A spill becomes the task's next object once it reaches the
+//! size (checked after each batch) or once its first document is older
+//! than [`MAX_SPILL_AGE`] (checked after each batch and at each checkpoint
+//! interval's `flush`), so that a slow queue or stream source still sees
+//! its checkpoint, and its deletes, within about a minute. The object is
+//! uploaded in the background while the next batches spill into a new
+//! file; an object thus holds whole batches and may pass the size by up to
+//! one batch. Objects of a part or more go up as multipart uploads of
+//! [`PART_BYTES`] parts, [`PARTS_IN_FLIGHT`] at a time, read back from the
+//! spill; smaller ones in one PutObject. A task uploads one object at a
+//! time: a spill that is due while the previous one is still uploading
+//! waits for it, which bounds a task's disk use to about two objects.
 //!
 //! Exactly once across crashes: the sink's checkpoint is the number of the
 //! task's next object, and `flush` reports as durable only the `write`
@@ -30,6 +33,11 @@
 //! object of the stopped run survives even when the new run cuts its
 //! batches, and so its objects, differently.
 //!
+//! Failures stick: once a call fails (an upload, or a spill file), every
+//! later `write` and `flush` fails the same way. The failed object's
+//! writes are never reported durable, and nothing after them is either;
+//! the task stops and the next run redoes them from the checkpoint.
+//!
 //! Metrics: one put per object, counted when its upload completes, with
 //! the time from its first request to its last, its documents and its
 //! bytes (separators included).
@@ -39,7 +47,7 @@ use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
@@ -55,6 +63,14 @@ use crate::aws::{delete_objects, s3_sink_client, sink_bucket_check, sink_error};
 /// Bytes of every multipart part but the last: above S3's 5 MiB minimum,
 /// and small enough that the parts in flight stay a few tens of MiB.
 const PART_BYTES: u64 = 8 * MIB;
+
+/// How long a spill's first document may wait before the spill becomes an
+/// object, whatever its size. Like a delivery stream's buffer interval, it
+/// bounds how long a document waits for its checkpoint, and a queue
+/// message for its delete: without it a slow source's spill could wait for
+/// the size without end, and a FIFO queue, which holds back a message
+/// group while its messages are in flight, would stop feeding the task.
+const MAX_SPILL_AGE: Duration = Duration::from_secs(60);
 
 /// Parts of one object uploaded at once.
 const PARTS_IN_FLIGHT: usize = 3;
@@ -119,14 +135,13 @@ impl SinkFactory for S3AggregateSinks {
             })?,
         };
         objects.clear_from(first_number).await?;
-        Ok(Box::new(S3AggregateSink {
-            objects: Arc::new(objects),
-            separator: self.separator.clone(),
-            file_size_bytes: self.file_size_bytes,
-            spill: None,
-            ledger: Ledger::new(first_number),
-            upload: None,
-        }))
+        Ok(Box::new(S3AggregateSink::new(
+            Arc::new(objects),
+            self.separator.clone(),
+            self.file_size_bytes,
+            first_number,
+            MAX_SPILL_AGE,
+        )))
     }
 
     fn describe(&self) -> String {
@@ -176,7 +191,8 @@ struct Ledger {
     taken: Mark,
     /// Whether the spill holds documents.
     spilled: bool,
-    /// Where the object being uploaded reaches.
+    /// Where the object being uploaded reaches. It stays when the upload
+    /// fails, so that nothing past the lost object becomes durable.
     uploading: Option<Mark>,
     /// How far the task's output is durable: where the last completed
     /// upload reaches, and `taken` whenever nothing waits to be uploaded
@@ -197,14 +213,19 @@ impl Ledger {
         self.catch_up();
     }
 
-    /// The spill starts uploading; returns its object number.
-    fn cut(&mut self) -> u64 {
-        debug_assert!(self.uploading.is_none(), "one upload at a time");
+    /// The spill starts uploading; returns its object number. Refused
+    /// while the object before it is not uploaded (its upload is running
+    /// or failed): marking the spill as uploading would then report the
+    /// writes of that object durable once the spill's upload completes.
+    fn cut(&mut self) -> Result<u64, NotUploaded> {
+        if let Some(pending) = self.uploading {
+            return Err(NotUploaded { number: pending.next - 1 });
+        }
         let number = self.taken.next;
         self.taken.next += 1;
         self.spilled = false;
         self.uploading = Some(self.taken);
-        number
+        Ok(number)
     }
 
     /// The object being uploaded is complete.
@@ -223,12 +244,20 @@ impl Ledger {
     }
 }
 
+/// A spill cannot start uploading: object `number` is not uploaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NotUploaded {
+    number: u64,
+}
+
 /// The documents spilled since the last upload started.
 #[derive(Debug)]
 struct Spill {
     writer: BufWriter<File>,
     bytes: u64,
     documents: u64,
+    /// When the first document was spilled: the spill is created for it.
+    first_document: Instant,
 }
 
 /// A finished spill, ready to upload.
@@ -242,7 +271,12 @@ struct Spilled {
 impl Spill {
     fn create() -> Result<Self, SinkError> {
         let file = tempfile::tempfile().map_err(spill_error)?;
-        Ok(Self { writer: BufWriter::with_capacity(MIB as usize, file), bytes: 0, documents: 0 })
+        Ok(Self {
+            writer: BufWriter::with_capacity(MIB as usize, file),
+            bytes: 0,
+            documents: 0,
+            first_document: Instant::now(),
+        })
     }
 
     fn append(&mut self, document: &[u8], separator: &[u8]) -> Result<(), SinkError> {
@@ -453,20 +487,58 @@ struct S3AggregateSink {
     objects: Arc<TaskObjects>,
     separator: Bytes,
     file_size_bytes: u64,
+    /// [`MAX_SPILL_AGE`] but in tests.
+    max_spill_age: Duration,
     /// Created at the first document after an upload starts.
     spill: Option<Spill>,
     ledger: Ledger,
     upload: Option<JoinHandle<Result<(), SinkError>>>,
+    /// The first failure, which every later call repeats.
+    failure: Option<SinkError>,
 }
 
 impl S3AggregateSink {
+    /// A sink writing from object `first_number` on; `clear_from` has
+    /// already removed what a stopped run left there.
+    fn new(
+        objects: Arc<TaskObjects>,
+        separator: Bytes,
+        file_size_bytes: u64,
+        first_number: u64,
+        max_spill_age: Duration,
+    ) -> Self {
+        Self {
+            objects,
+            separator,
+            file_size_bytes,
+            max_spill_age,
+            spill: None,
+            ledger: Ledger::new(first_number),
+            upload: None,
+            failure: None,
+        }
+    }
+
+    /// Whether the spill is to become an object now: it reached the size,
+    /// or its first document has waited long enough.
+    fn spill_due(&self) -> bool {
+        self.spill.as_ref().is_some_and(|spill| {
+            spill.bytes >= self.file_size_bytes || spill.first_document.elapsed() >= self.max_spill_age
+        })
+    }
+
     /// Starts uploading the spill as the task's next object, once the
     /// upload before it has completed.
     async fn start_upload(&mut self) -> Result<(), SinkError> {
         self.finish_upload().await?;
         let Some(spill) = self.spill.take() else { return Ok(()) };
         let spilled = spill.finish()?;
-        let number = self.ledger.cut();
+        let number = self.ledger.cut().map_err(|NotUploaded { number }| SinkError::Service {
+            operation: "uploading an object",
+            resource: self.objects.resource(&object_key(&self.objects.prefix, number)),
+            message: "the object was not uploaded".to_owned(),
+            retryable: true,
+        })?;
         self.upload = Some(tokio::spawn(Arc::clone(&self.objects).upload(number, spilled)));
         Ok(())
     }
@@ -483,11 +555,9 @@ impl S3AggregateSink {
         self.ledger.uploaded();
         Ok(())
     }
-}
 
-#[async_trait]
-impl DocumentSink for S3AggregateSink {
-    async fn write(&mut self, documents: Vec<Bytes>) -> Result<Vec<Rejection>, SinkError> {
+    /// What `write` does, short of remembering its failure.
+    async fn take(&mut self, documents: Vec<Bytes>) -> Result<(), SinkError> {
         if !documents.is_empty() {
             let spill = match &mut self.spill {
                 Some(spill) => spill,
@@ -498,21 +568,81 @@ impl DocumentSink for S3AggregateSink {
             }
         }
         self.ledger.took(documents.len());
-        if self.spill.as_ref().is_some_and(|spill| spill.bytes >= self.file_size_bytes) {
+        if self.spill_due() {
             self.start_upload().await?;
         }
-        Ok(Vec::new())
+        Ok(())
     }
 
-    async fn flush(&mut self, last: bool) -> Result<Durable, SinkError> {
+    /// What `flush` does, short of remembering its failure.
+    async fn make_durable(&mut self, last: bool) -> Result<Durable, SinkError> {
         if last {
             self.start_upload().await?;
             self.finish_upload().await?;
-        } else if self.upload.as_ref().is_some_and(JoinHandle::is_finished) {
-            self.finish_upload().await?;
+        } else {
+            if self.upload.as_ref().is_some_and(JoinHandle::is_finished) {
+                self.finish_upload().await?;
+            }
+            if self.spill_due() {
+                self.start_upload().await?;
+            }
         }
         let durable = self.ledger.durable;
         Ok(Durable { writes: durable.writes, checkpoint: durable.next.to_string() })
+    }
+
+    /// Fails with the first failure once there was one: after it, the
+    /// spill and the ledger may not match the calls taken (a batch half
+    /// spilled, an object lost).
+    fn check_not_failed(&self) -> Result<(), SinkError> {
+        self.failure.as_ref().map_or(Ok(()), |failure| Err(repeat_failure(failure)))
+    }
+
+    /// `result`, remembering its failure for every later call.
+    fn remember_failure<T>(&mut self, result: Result<T, SinkError>) -> Result<T, SinkError> {
+        if let Err(err) = &result {
+            self.failure = Some(repeat_failure(err));
+        }
+        result
+    }
+}
+
+/// A copy of `failure`, to fail a later call the same way (an I/O error
+/// keeps its kind and message).
+fn repeat_failure(failure: &SinkError) -> SinkError {
+    match failure {
+        SinkError::Io { path, source } => {
+            SinkError::Io { path: path.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
+        }
+        SinkError::BadCheckpoint { resource, checkpoint, reason } => SinkError::BadCheckpoint {
+            resource: resource.clone(),
+            checkpoint: checkpoint.clone(),
+            reason: reason.clone(),
+        },
+        SinkError::Truncated { resource, length, checkpoint } => {
+            SinkError::Truncated { resource: resource.clone(), length: *length, checkpoint: *checkpoint }
+        }
+        SinkError::Service { operation, resource, message, retryable } => SinkError::Service {
+            operation,
+            resource: resource.clone(),
+            message: message.clone(),
+            retryable: *retryable,
+        },
+    }
+}
+
+#[async_trait]
+impl DocumentSink for S3AggregateSink {
+    async fn write(&mut self, documents: Vec<Bytes>) -> Result<Vec<Rejection>, SinkError> {
+        self.check_not_failed()?;
+        let taken = self.take(documents).await;
+        self.remember_failure(taken).map(|()| Vec::new())
+    }
+
+    async fn flush(&mut self, last: bool) -> Result<Durable, SinkError> {
+        self.check_not_failed()?;
+        let durable = self.make_durable(last).await;
+        self.remember_failure(durable)
     }
 }
 
@@ -574,12 +704,12 @@ mod tests {
         ledger.took(5);
         ledger.took(5);
         assert_eq!(ledger.durable, Mark { writes: 0, next: 0 }, "spilled only");
-        assert_eq!(ledger.cut(), 0);
+        assert_eq!(ledger.cut(), Ok(0));
         ledger.took(5);
         assert_eq!(ledger.durable, Mark { writes: 0, next: 0 }, "uploading");
         ledger.uploaded();
         assert_eq!(ledger.durable, Mark { writes: 2, next: 1 }, "the object covers the first two calls");
-        assert_eq!(ledger.cut(), 1);
+        assert_eq!(ledger.cut(), Ok(1));
         ledger.uploaded();
         assert_eq!(ledger.durable, Mark { writes: 3, next: 2 });
     }
@@ -592,10 +722,97 @@ mod tests {
         ledger.took(3);
         ledger.took(0);
         assert_eq!(ledger.durable, Mark { writes: 1, next: 4 }, "behind spilled documents");
-        assert_eq!(ledger.cut(), 4);
+        assert_eq!(ledger.cut(), Ok(4));
         ledger.took(0);
         assert_eq!(ledger.durable, Mark { writes: 1, next: 4 }, "behind an upload");
         ledger.uploaded();
         assert_eq!(ledger.durable, Mark { writes: 4, next: 5 }, "past the upload, with the empty call after it");
+    }
+
+    #[test]
+    fn nothing_past_a_failed_upload_becomes_durable() {
+        let mut ledger = Ledger::new(0);
+        ledger.took(5);
+        assert_eq!(ledger.cut(), Ok(0));
+        // Object 0's upload fails: it is never marked uploaded.
+        ledger.took(5);
+        ledger.took(0);
+        assert_eq!(ledger.cut(), Err(NotUploaded { number: 0 }), "the next spill cannot pass object 0");
+        assert_eq!(ledger.durable, Mark { writes: 0, next: 0 });
+    }
+
+    /// A task's objects behind an endpoint nobody listens on: every upload
+    /// fails at once (connection refused, retryable, not retried).
+    fn unreachable_objects() -> Arc<TaskObjects> {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+        let endpoint = format!("http://{}", closed.local_addr().expect("a bound address"));
+        drop(closed);
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "tests"))
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .build();
+        Arc::new(TaskObjects {
+            client: aws_sdk_s3::Client::from_conf(config),
+            bucket: "unreachable".to_owned(),
+            prefix: "task-".to_owned(),
+            metrics: Arc::default(),
+        })
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn documents(count: usize) -> Vec<Bytes> {
+        (0..count).map(|n| Bytes::from(format!(r#"{{"n":{n}}}"#))).collect()
+    }
+
+    #[tokio::test]
+    async fn an_old_spill_becomes_an_object_at_the_next_flush_and_a_young_one_does_not() {
+        let mut sink = S3AggregateSink::new(unreachable_objects(), Bytes::from_static(b"\n"), MIB, 0, HOUR);
+        sink.write(documents(3)).await.expect("spilled");
+        sink.write(documents(2)).await.expect("spilled");
+        let durable = sink.flush(false).await.expect("nothing uploads yet");
+        assert_eq!(durable, Durable { writes: 0, checkpoint: "0".to_owned() });
+        assert!(sink.upload.is_none(), "a young spill small for its size waits");
+        assert_eq!(sink.spill.as_ref().map(|spill| spill.documents), Some(5));
+
+        // The spill's first document is now older than the bound.
+        sink.max_spill_age = Duration::ZERO;
+        let durable = sink.flush(false).await.expect("the upload runs in the background");
+        assert_eq!(durable, Durable { writes: 0, checkpoint: "0".to_owned() }, "not durable before its upload");
+        assert!(sink.spill.is_none(), "the spill became object 0");
+        assert!(sink.upload.is_some());
+        assert_eq!(sink.ledger.uploading, Some(Mark { writes: 2, next: 1 }));
+    }
+
+    #[tokio::test]
+    async fn an_old_spill_becomes_an_object_after_a_batch() {
+        let mut sink = S3AggregateSink::new(unreachable_objects(), Bytes::new(), MIB, 7, Duration::ZERO);
+        sink.write(documents(1)).await.expect("spilled");
+        assert!(sink.spill.is_none(), "the spill became object 7");
+        assert_eq!(sink.ledger.uploading, Some(Mark { writes: 1, next: 8 }));
+    }
+
+    #[tokio::test]
+    async fn after_a_failed_upload_every_call_fails_the_same_way() {
+        // Every batch fills an object.
+        let mut sink = S3AggregateSink::new(unreachable_objects(), Bytes::new(), 1, 0, HOUR);
+        sink.write(documents(2)).await.expect("object 0 uploads in the background");
+        let failure = sink.write(documents(2)).await.expect_err("object 0's upload fails");
+        assert!(failure.to_string().contains("task-00000.jsonl"), "{failure}");
+        let check = |err: SinkError| {
+            assert_eq!(err.to_string(), failure.to_string());
+            assert_eq!(err.is_retryable(), failure.is_retryable());
+        };
+        check(sink.flush(true).await.expect_err("the last flush covers no lost object"));
+        check(sink.flush(false).await.expect_err("a flush"));
+        check(sink.write(documents(1)).await.expect_err("a write"));
+        check(sink.write(Vec::new()).await.expect_err("an empty write"));
+        assert!(sink.upload.is_none(), "no object after the lost one is uploaded");
+        assert_eq!(sink.ledger.durable, Mark { writes: 0, next: 0 });
     }
 }

@@ -65,7 +65,7 @@ use sha2::{Digest, Sha256};
 use super::delivered::Delivered;
 use super::retry::{Backoff, Failed, Resends, into_requests};
 use super::{DocumentSink, Durable, Rejection, SinkError, SinkFactory, SinkMetrics};
-use crate::aws::{classify, sink_error, sqs_sink_client};
+use crate::aws::{classify, queue_url, sink_error, sqs_sink_client};
 
 /// Messages per SendMessageBatch call: SQS's limit.
 const MAX_REQUEST_MESSAGES: usize = 10;
@@ -152,20 +152,7 @@ impl SqsSinks {
         metrics: Arc<SinkMetrics>,
     ) -> Result<Self, SinkError> {
         let client = sqs_sink_client(aws, &metrics);
-        let region = aws.region().map_or_else(|| "the default region".to_owned(), ToString::to_string);
-        let resource = format!("SQS queue {queue_name} in {region}");
-        let found = client
-            .get_queue_url()
-            .queue_name(queue_name)
-            .send()
-            .await
-            .map_err(|err| sink_error("GetQueueUrl", &resource, err))?;
-        let url = found.queue_url.ok_or_else(|| SinkError::Service {
-            operation: "GetQueueUrl",
-            resource: resource.clone(),
-            message: "the answer holds no queue URL".to_owned(),
-            retryable: true,
-        })?;
+        let (url, resource) = queue_url(&client, aws, queue_name).await?;
         let limit = message_limit(&client, &url, &resource).await?;
         let queue = Queue {
             client,

@@ -48,7 +48,7 @@ use super::{
     Acknowledge, OpenContext, OpenedSource, RecordOrigin, RecordSource, SourceBatch, SourceError, SourceItem,
     SourceRecord, TaskUnit,
 };
-use crate::aws::service_error;
+use crate::aws::{queue_url, service_error};
 use crate::config::QueueStop;
 
 /// The most messages one ReceiveMessage, DeleteMessageBatch or
@@ -95,20 +95,7 @@ pub async fn queue_units(
     readers: usize,
 ) -> Result<Vec<(String, Arc<dyn TaskUnit>)>, SourceError> {
     let client = aws_sdk_sqs::Client::new(config);
-    let region = config.region().map_or_else(|| "the default region".to_owned(), ToString::to_string);
-    let resource = format!("SQS queue {queue_name} in {region}");
-    let found = client
-        .get_queue_url()
-        .queue_name(queue_name)
-        .send()
-        .await
-        .map_err(|err| service_error("GetQueueUrl", &resource, err))?;
-    let url = found.queue_url.ok_or_else(|| SourceError::Service {
-        operation: "GetQueueUrl",
-        resource: resource.clone(),
-        message: "the answer holds no queue URL".to_owned(),
-        retryable: true,
-    })?;
+    let (url, resource) = queue_url(&client, config, queue_name).await?;
     let queue = Arc::new(Queue { client, name: queue_name.to_owned(), url, resource });
     Ok((0..readers)
         .map(|index| {
