@@ -13,7 +13,7 @@
 //! size (checked after each batch) or once its first document is older
 //! than [`MAX_SPILL_AGE`] (checked after each batch and at each checkpoint
 //! interval's `flush`), so that a slow queue or stream source still sees
-//! its checkpoint, and its deletes, within about a minute. The object is
+//! its checkpoint, and its deletes, within about half a minute. The object is
 //! uploaded in the background while the next batches spill into a new
 //! file; an object thus holds whole batches and may pass the size by up to
 //! one batch. Objects of a part or more go up as multipart uploads of
@@ -70,7 +70,9 @@ const PART_BYTES: u64 = 8 * MIB;
 /// message for its delete: without it a slow source's spill could wait for
 /// the size without end, and a FIFO queue, which holds back a message
 /// group while its messages are in flight, would stop feeding the task.
-const MAX_SPILL_AGE: Duration = Duration::from_secs(60);
+/// Half the task store's lease: checkpoints, which renew the lease, then
+/// come well within it even while objects fill slowly.
+const MAX_SPILL_AGE: Duration = Duration::from_secs(30);
 
 /// Parts of one object uploaded at once.
 const PARTS_IN_FLIGHT: usize = 3;
