@@ -12,10 +12,10 @@
 //! after the last checkpoint is redone on resume: a sink that can take
 //! back what it wrote (the file sink cuts its file back, the aggregate S3
 //! sink replaces its objects) delivers exactly once; the others deliver at
-//! least once: what a task wrote after its last checkpoint is written again
-//! when a crash or a failed task is redone. Sources that act on durable records (deleting SQS
-//! messages) are told only after the checkpoint that covers them is
-//! committed.
+//! least once: what a task wrote after its last checkpoint is written
+//! again when a crash or a failed task is redone. Sources that act on
+//! durable records (deleting SQS messages) are told only after the
+//! checkpoint that covers them is committed.
 //!
 //! Cancellation stops the reader, lets the batches in flight finish and
 //! be routed, commits a final checkpoint and leaves the task resumable.
@@ -512,10 +512,7 @@ impl TaskRunner<'_> {
         let durable = sink.flush(last).await?;
         let mut covered = None;
         let mut acks = Vec::new();
-        while let Some(batch) = routed.front()
-            && batch.write <= durable.writes
-        {
-            let batch = routed.pop_front().expect("front exists");
+        while let Some(batch) = routed.pop_front_if(|batch| batch.write <= durable.writes) {
             acks.extend(batch.acks);
             covered = Some((batch.source_checkpoint, batch.progress));
         }
