@@ -23,9 +23,8 @@
 //! the stream. Kinesis cannot take records back, so the records a task put
 //! after its last checkpoint are put again when it resumes after a crash,
 //! as are those of a call the SDK retried after its answer was lost:
-//! delivery is at least once. The
-//! sink checkpoint is the count of records the task put
-//! ([`Delivered`]).
+//! delivery is at least once. The sink checkpoint is the count of records
+//! the task put ([`Delivered`]).
 
 use std::sync::Arc;
 use std::time::Instant;
