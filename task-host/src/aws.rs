@@ -102,27 +102,22 @@ impl Intercept for CountRetries {
     }
 }
 
-/// A sink's check that `bucket` exists and can be reached (HeadBucket).
-pub async fn sink_bucket_check(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), SinkError> {
-    check_bucket(client, bucket).await.map_err(|(message, retryable)| SinkError::Service {
+/// Checks that `bucket` exists and can be reached (HeadBucket).
+pub async fn check_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), ServiceFailure> {
+    let failure = |(message, retryable)| ServiceFailure {
         operation: "HeadBucket",
         resource: format!("s3://{bucket}"),
         message,
         retryable,
-    })
-}
-
-/// Whether `bucket` exists and can be reached; the message and whether a
-/// retry can help when not.
-pub async fn check_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> Result<(), (String, bool)> {
+    };
     match client.head_bucket().bucket(bucket).send().await {
         Ok(_) => Ok(()),
         // A HEAD answer has no body: S3's code alone ("NotFound") says
         // little.
         Err(err) if err.as_service_error().is_some_and(HeadBucketError::is_not_found) => {
-            Err((format!("the bucket {bucket} does not exist"), false))
+            Err(failure((format!("the bucket {bucket} does not exist"), false)))
         }
-        Err(err) => Err(classify(err)),
+        Err(err) => Err(failure(classify(err))),
     }
 }
 
@@ -214,21 +209,27 @@ where
 const KEYS_PER_DELETE: usize = 1000;
 
 /// Deletes `keys` of `bucket`, in as few DeleteObjects calls as S3
-/// allows; the message and whether a retry can help when a call fails or
-/// leaves keys undeleted.
-pub async fn delete_objects(client: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) -> Result<(), (String, bool)> {
+/// allows; fails when a call fails or leaves keys undeleted.
+pub async fn delete_objects(client: &aws_sdk_s3::Client, bucket: &str, keys: &[String]) -> Result<(), ServiceFailure> {
+    let failure = |(message, retryable)| ServiceFailure {
+        operation: "DeleteObjects",
+        resource: format!("s3://{bucket}"),
+        message,
+        retryable,
+    };
     for chunk in keys.chunks(KEYS_PER_DELETE) {
         let identifiers = chunk
             .iter()
             .map(|key| ObjectIdentifier::builder().key(key).build())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|err| (err.to_string(), false))?;
+            .map_err(|err| failure((err.to_string(), false)))?;
         let delete = Delete::builder()
             .set_objects(Some(identifiers))
             .quiet(true)
             .build()
-            .map_err(|err| (err.to_string(), false))?;
-        let answer = client.delete_objects().bucket(bucket).delete(delete).send().await.map_err(classify)?;
+            .map_err(|err| failure((err.to_string(), false)))?;
+        let answer =
+            client.delete_objects().bucket(bucket).delete(delete).send().await.map_err(|err| failure(classify(err)))?;
         // A quiet DeleteObjects answers 200 and lists the keys it could not
         // delete.
         if let Some(first) = answer.errors().first() {
@@ -240,7 +241,8 @@ pub async fn delete_objects(client: &aws_sdk_s3::Client, bucket: &str, keys: &[S
                 first.key().unwrap_or("an object"),
                 first.message().unwrap_or("no message")
             );
-            return Err((message, answer.errors().iter().all(|error| error.code().is_some_and(is_transient))));
+            let retryable = answer.errors().iter().all(|error| error.code().is_some_and(is_transient));
+            return Err(failure((message, retryable)));
         }
     }
     Ok(())
@@ -260,6 +262,13 @@ impl From<ServiceFailure> for SourceError {
     fn from(failure: ServiceFailure) -> Self {
         let ServiceFailure { operation, resource, message, retryable } = failure;
         SourceError::Service { operation, resource, message, retryable }
+    }
+}
+
+impl From<ServiceFailure> for ErrorSinkError {
+    fn from(failure: ServiceFailure) -> Self {
+        let ServiceFailure { operation, resource, message, retryable } = failure;
+        ErrorSinkError::Service { operation, resource, message, retryable }
     }
 }
 

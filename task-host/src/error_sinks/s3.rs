@@ -29,12 +29,7 @@ impl S3ErrorSink {
     /// Checks that the bucket exists and can be reached (HeadBucket).
     pub async fn connect(aws: &SdkConfig, bucket: &str, key_prefix: &str) -> Result<Self, ErrorSinkError> {
         let client = s3_client(aws);
-        check_bucket(&client, bucket).await.map_err(|(message, retryable)| ErrorSinkError::Service {
-            operation: "HeadBucket",
-            resource: format!("s3://{bucket}"),
-            message,
-            retryable,
-        })?;
+        check_bucket(&client, bucket).await?;
         Ok(Self { client, bucket: bucket.to_owned(), key_prefix: key_prefix.to_owned() })
     }
 
@@ -114,14 +109,7 @@ impl ErrorSink for S3ErrorSink {
 
     async fn clear_from(&self, task: &str, key: &str) -> Result<usize, ErrorSinkError> {
         let keys = self.keys_from(task, key).await?;
-        delete_objects(&self.client, &self.bucket, &keys).await.map_err(|(message, retryable)| {
-            ErrorSinkError::Service {
-                operation: "DeleteObjects",
-                resource: self.url(&self.key_prefix),
-                message,
-                retryable,
-            }
-        })?;
+        delete_objects(&self.client, &self.bucket, &keys).await?;
         Ok(keys.len())
     }
 

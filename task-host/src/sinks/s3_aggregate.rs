@@ -58,7 +58,7 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::task::JoinHandle;
 
 use super::{DocumentSink, Durable, Rejection, SinkError, SinkFactory, SinkMetrics, task_file_stem};
-use crate::aws::{delete_objects, s3_sink_client, sink_bucket_check, sink_error};
+use crate::aws::{check_bucket, delete_objects, s3_sink_client, sink_error};
 
 /// Bytes of every multipart part but the last: above S3's 5 MiB minimum,
 /// and small enough that the parts in flight stay a few tens of MiB.
@@ -107,7 +107,7 @@ impl S3AggregateSinks {
         metrics: Arc<SinkMetrics>,
     ) -> Result<Self, SinkError> {
         let client = s3_sink_client(aws, &metrics);
-        sink_bucket_check(&client, bucket).await?;
+        check_bucket(&client, bucket).await?;
         Ok(Self {
             client,
             bucket: bucket.to_owned(),
@@ -333,9 +333,7 @@ impl TaskObjects {
                 }
             }
         }
-        delete_objects(&self.client, &self.bucket, &stale).await.map_err(|(message, retryable)| {
-            SinkError::Service { operation: "DeleteObjects", resource: listing.clone(), message, retryable }
-        })?;
+        delete_objects(&self.client, &self.bucket, &stale).await?;
 
         // ListMultipartUploads has no paginator: pages follow the markers.
         let mut markers = (None, None);

@@ -38,7 +38,7 @@ use super::delivered::Delivered;
 use super::{
     DocumentSink, Durable, Rejection, SinkError, SinkFactory, SinkMetrics, document_string_field, task_file_stem,
 };
-use crate::aws::{s3_sink_client, sink_bucket_check, sink_error};
+use crate::aws::{check_bucket, s3_sink_client, sink_error};
 
 /// PutObject calls in flight per task (or per error batch): enough to hide
 /// a round trip of tens of milliseconds behind the others.
@@ -75,7 +75,7 @@ impl S3ObjectSinks {
         metrics: Arc<SinkMetrics>,
     ) -> Result<Self, SinkError> {
         let client = s3_sink_client(aws, &metrics);
-        sink_bucket_check(&client, bucket).await?;
+        check_bucket(&client, bucket).await?;
         let target = Target { client, bucket: bucket.to_owned(), key_prefix: key_prefix.to_owned(), metrics };
         Ok(Self { target: Arc::new(target) })
     }
